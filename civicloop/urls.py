@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("civicloop.core.urls")),
+    path("accounts/", include("civicloop.accounts.urls")),
+    path("", include("civicloop.organizations.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "civicloop.core.views.permission_denied"
+handler404 = "civicloop.core.views.page_not_found"
