@@ -189,16 +189,20 @@ class Env:
 # --- URLs ------------------------------------------------------------------------------------
 
 
+def _path_after_scheme(url: str) -> str:
+    """File URLs follow SQLAlchemy's rule: three slashes then a relative path, four for an
+    absolute one (sqlite:///data/c.db is ./data/c.db; sqlite:////var/lib/c.db is absolute)."""
+    rest = unquote(url.split("://", 1)[1])
+    return rest[1:] if rest.startswith("/") else rest
+
+
 def database_from_url(name: str, url: str) -> dict[str, Any]:
     """Turn DATABASE_URL into a Django DATABASES entry."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "sqlite":
-        # sqlite:///relative/or/absolute — everything after "sqlite://" is the path
-        path = unquote(url.split("://", 1)[1])
-        if path.startswith("/") and not path.startswith("//"):
-            path = path[1:] if path[1:2] == "." else path
-        if not path or path == "/":
+        path = _path_after_scheme(url)
+        if not path:
             raise SettingError(
                 f"{name}={url!r} has no file path. Write sqlite:///path/to/civicloop.sqlite3."
             )
@@ -230,16 +234,14 @@ def database_from_url(name: str, url: str) -> dict[str, Any]:
 
 def warehouse_path_from_url(name: str, url: str) -> Path:
     """The DuckDB file a CIVICLOOP_WAREHOUSE URL points at."""
-    scheme, sep, rest = url.partition("://")
+    scheme, sep, _ = url.partition("://")
     if not sep or scheme.lower() != "duckdb":
         raise SettingError(
             f"{name}={url!r} is not a DuckDB URL. This version's warehouse runs on DuckDB: "
             "write duckdb:///path/to/warehouse.duckdb (other engines come with the metric engine)."
         )
-    path = unquote(rest)
-    if path.startswith("/") and path[1:2] == ".":
-        path = path[1:]
-    if not path or path == "/":
+    path = _path_after_scheme(url)
+    if not path:
         raise SettingError(f"{name}={url!r} has no file path. Write duckdb:///path/to/file.duckdb.")
     return Path(path).expanduser().resolve()
 

@@ -106,6 +106,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = None  # static files are served from the package by WhiteNoise
 WHITENOISE_USE_FINDERS = True  # serve straight from the package; no collectstatic step for users
 STORAGES = {

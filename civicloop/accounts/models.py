@@ -22,6 +22,10 @@ class PersonManager(UserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str | None) -> User:
+        # People type their address as they like it; sign-in must not depend on capitals.
+        return self.get(email__iexact=username)
+
     def create_user(  # type: ignore[override]
         self, email: str, password: str | None = None, **extra: Any
     ) -> User:

@@ -19,6 +19,8 @@ class TeamForm(forms.ModelForm):
 
 
 class OrganizationForm(forms.ModelForm):
+    website = forms.URLField(required=False, assume_scheme="https")
+
     class Meta:
         model = Organization
         fields = ("description", "website")
