@@ -1,0 +1,1 @@
+"""civicloop: performance management and continuous improvement for public services."""
