@@ -1,0 +1,180 @@
+"""A team lead's journey in a real Chromium, with axe-core (WCAG 2.2 AA) on every page.
+
+Runs against pytest-django's live server. Skipped on a workstation without /usr/bin/chromium;
+on CI (CI set) a missing browser fails the run instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from civicloop.testing import PERSONA_PASSWORD, Personas
+from civicloop.tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    assert_accessible,
+    axe_script,
+    require_browser,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; Django would otherwise refuse
+    # the ORM calls the test makes between browser steps.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def axe() -> str:
+    return axe_script()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def lead(personas: Personas) -> Any:
+    personas.lead.set_password(PERSONA_PASSWORD)
+    personas.lead.save()
+    return personas.lead
+
+
+def sign_in(page: Any, email: str) -> None:
+    page.get_by_label("Email address", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PERSONA_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_team_lead_journey(
+    live_server: Any, page: Any, lead: Any, axe: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    main = page.locator("main")
+
+    # Without the stylesheet every page fails axe (e.g. target-size), so say so plainly first.
+    css = page.request.get(f"{base}/static/civicloop/site.css")
+    assert css.ok, f"site.css is not served (HTTP {css.status}): check STATICFILES_DIRS"
+
+    # Anonymous: sent to sign in, and brought back afterwards.
+    page.goto(f"{base}/teams/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/teams/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to civicloop")
+    assert_accessible(page, axe)
+
+    sign_in(page, lead.email)
+    expect(page).to_have_url(f"{base}/teams/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("My teams")
+    expect(main.get_by_role("link", name="Team Clean")).to_be_visible()
+    expect(main.get_by_role("link", name="Team Safe")).to_have_count(0)
+    assert_accessible(page, axe)
+
+    # The team page: members grouped by organization.
+    main.get_by_role("link", name="Team Clean").click()
+    expect(page).to_have_url(f"{base}/teams/team-clean/")
+    members = main.get_by_role("table").filter(has=page.get_by_role("rowheader", name="Lena Lead"))
+    groups = {
+        org: members.locator("tbody").filter(
+            has=page.get_by_role("rowheader", name=org, exact=True)
+        )
+        for org in ("Public Works", "Downtown Business Association")
+    }
+    for org, names in {
+        "Public Works": ("Lena Lead", "Eddie Editor", "Vera Viewer"),
+        "Downtown Business Association": ("Gus Guest",),
+    }.items():
+        expect(groups[org]).to_have_count(1)
+        expect(groups[org].get_by_role("link", name=org)).to_be_visible()
+        for name in names:
+            expect(groups[org].get_by_role("rowheader", name=name)).to_be_visible()
+    expect(groups["Public Works"]).not_to_contain_text("Gus Guest")
+    expect(main).not_to_contain_text("Olu Outsider")
+    assert_accessible(page, axe)
+    page.screenshot(path=tmp_path / "team-page.png", full_page=True)
+
+    # Keyboard: the first Tab lands on the skip link, which moves focus to the main content.
+    page.reload()
+    page.keyboard.press("Tab")
+    focused = page.locator(":focus")
+    expect(focused).to_have_text("Skip to main content")
+    expect(focused).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator(":focus")).to_have_id("main")
+
+    # Printed packs: no navigation, no forms.
+    page.emulate_media(media="print")
+    hidden = page.evaluate(
+        """() => [...document.querySelectorAll("nav, form, .skip-link")]
+            .map(el => [el.tagName.toLowerCase(), getComputedStyle(el).display])"""
+    )
+    assert any(tag == "nav" for tag, _ in hidden), hidden
+    assert any(tag == "form" for tag, _ in hidden), hidden
+    assert all(display == "none" for _, display in hidden), f"visible when printed: {hidden}"
+    page.emulate_media(media="screen")
+
+    # The edit form.
+    page.get_by_role("link", name="Edit purpose and customer voice").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit Team Clean")
+    assert_accessible(page, axe)
+    main.get_by_role("link", name="Cancel").click()
+
+    # Adding a member: the empty form, then the form with an error.
+    page.get_by_role("link", name="Add a member").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Add a member to Team Clean")
+    assert_accessible(page, axe)
+    page.get_by_label("Email address of the person to add").fill("nobody@example.org")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("alert")).to_contain_text("Nobody with this email address")
+    expect(page.get_by_label("Email address of the person to add")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    assert_accessible(page, axe)
+
+    # Organizations, then one organization.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Organizations").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Organizations")
+    assert_accessible(page, axe)
+    main.get_by_role("link", name="Public Works").click()
+    expect(page).to_have_url(f"{base}/organizations/public-works/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Public Works")
+    expect(main.get_by_role("link", name="Team Clean")).to_be_visible()
+    assert_accessible(page, axe)
+
+    # Sign out: back on the sign-in page, and signed out for real.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    page.goto(f"{base}/teams/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/teams/$"))
+
+    # The forgotten-password page.
+    page.get_by_role("link", name="Forgotten your password?").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Reset your password")
+    assert_accessible(page, axe)
+
+    print(f"team page screenshot: {tmp_path / 'team-page.png'}")
