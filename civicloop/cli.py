@@ -172,8 +172,10 @@ def serve(data_dir: Path | None, host: str, port: int, threads: int) -> None:
 def _serve(host: str, port: int, threads: int = 8) -> None:
     import waitress
 
+    from civicloop.core.worker import start_worker
     from civicloop.wsgi import application
 
+    start_worker()  # loads queued from the browser run here, beside the web threads
     console.print(f"civicloop is running at [bold]http://{host}:{port}/[/] — Ctrl+C stops it.")
     try:
         waitress.serve(application, host=host, port=port, threads=threads, ident="civicloop")
@@ -264,5 +266,16 @@ def manage(data_dir: Path | None, args: tuple[str, ...]) -> None:
     execute_from_command_line(["civicloop manage", *args])
 
 
+def _register_app_commands() -> None:
+    """Apps add their own commands to the group (imported here to avoid an import cycle)."""
+    import civicloop.datasets.cli  # noqa: F401
+
+
+_register_app_commands()
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    # Run as a script this file is `__main__`, a second copy whose group lacks the commands
+    # apps registered on `civicloop.cli.main`: hand over to the real one.
+    from civicloop.cli import main as registered_main
+
+    registered_main()

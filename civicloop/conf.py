@@ -147,6 +147,15 @@ SETTINGS: tuple[Setting, ...] = (
         "performance@example.gov",
     ),
     Setting(
+        "CIVICLOOP_MAX_UPLOAD_MB",
+        "The largest file, in megabytes (MiB), that may be uploaded as a dataset version in the "
+        "browser. Uploads are written to disk as they arrive, never held in memory. A proxy in "
+        "front of civicloop needs a body limit at least this large.",
+        "2048",
+        "10240",
+        "int",
+    ),
+    Setting(
         "CIVICLOOP_TIME_ZONE",
         "The city's time zone (IANA name): periods, due dates and meeting times use it.",
         "America/Los_Angeles",

@@ -24,3 +24,17 @@ def client_as(personas: Personas):  # type: ignore[no-untyped-def]
         return client
 
     return make
+
+
+@pytest.fixture
+def data_dir(tmp_path, settings):  # type: ignore[no-untyped-def]
+    """A fresh data folder and warehouse for one test (tables are named by database ids,
+    which the test database reuses, so warehouses must not be shared between tests)."""
+    from civicloop.warehouse import Warehouse
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    settings.DATA_DIR = folder
+    settings.WAREHOUSE_PATH = folder / "warehouse.duckdb"
+    yield folder
+    Warehouse.open(folder / "warehouse.duckdb").close()

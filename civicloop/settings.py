@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "civicloop.core",
     "civicloop.accounts",
     "civicloop.organizations",
+    "civicloop.datasets",
     "civicloop.demo",
 ]
 
@@ -113,6 +114,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Uploads: form fields stay small, files always go to a temporary file on disk as they arrive
+# (never into memory), and datasets may be as large as CIVICLOOP_MAX_UPLOAD_MB.
+MAX_UPLOAD_MB = env.int("CIVICLOOP_MAX_UPLOAD_MB", minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default, for everything but files
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 
 _email = email_from_url("CIVICLOOP_EMAIL_URL", env.text("CIVICLOOP_EMAIL_URL"))
 EMAIL_BACKEND = _email.pop("EMAIL_BACKEND")

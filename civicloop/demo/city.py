@@ -209,6 +209,74 @@ MEMBERSHIPS: tuple[tuple[str, str, Role], ...] = (
 
 ADMIN_KEY = "admin"
 
+
+@dataclass(frozen=True)
+class DemoDataset:
+    slug: str  # also the warehouse table the demo generator produces
+    name: str
+    owner: str
+    steward: str
+    sensitivity: str
+    frequency: str
+    description: str
+    shared_with: tuple[str, ...] = ()
+    purpose: str = ""
+
+
+DATASETS: tuple[DemoDataset, ...] = (
+    DemoDataset(
+        "service_requests",
+        "311 service requests",
+        "customer-services",
+        "olivia.grant",
+        "internal",
+        "daily",
+        "Every request residents made to 311 by phone, app, web, email or in person, "
+        "with when it was opened and closed.",
+    ),
+    DemoDataset(
+        "refuse_collection",
+        "Refuse collection misses",
+        "public-works",
+        "grace.lin",
+        "internal",
+        "weekly",
+        "Scheduled and missed refuse collections per district per week.",
+    ),
+    DemoDataset(
+        "shootings",
+        "Shootings and homicides",
+        "police",
+        "priya.nair",
+        "restricted",
+        "weekly",
+        "Shootings and homicides per district per week. Counts are small: publish "
+        "only with suppression.",
+        ("human-services", "eastbay-neighbors", "alderport-unified"),
+        "Team Safe: targeting violence-interruption outreach and school safe routes.",
+    ),
+    DemoDataset(
+        "housing",
+        "Housing placements and shelter",
+        "housing",
+        "hannah.kim",
+        "internal",
+        "monthly",
+        "People placed in housing and people sheltered per month, by programme.",
+        ("eastbay-neighbors",),
+        "Team Housed: tracking placements with partners.",
+    ),
+    DemoDataset(
+        "satisfaction_survey",
+        "Customer satisfaction survey",
+        "customer-services",
+        "kwame.asante",
+        "internal",
+        "weekly",
+        "Residents' ratings (1 to 5) after a request was closed.",
+    ),
+)
+
 # Who to show on the console after the demo loads, and why each is interesting to sign in as.
 SHOWCASE_LOGINS: tuple[tuple[str, str], ...] = (
     ("amara.okafor", "facilitator: lead of the three impact teams"),

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+from civicloop.accounts.models import User
+from civicloop.datasets.engine.schema import schema_from_arrow
+from civicloop.datasets.models import Dataset
+from civicloop.datasets.services import create_dataset, load_arrow_version, set_agreement
 from civicloop.demo import city
-from civicloop.warehouse import Warehouse
+from civicloop.organizations.models import Organization
+from civicloop.warehouse import Warehouse, quote_identifier
 
 ProgressCallback = Callable[[str, int, int], None]  # (table, tables done, tables total)
 
@@ -34,12 +39,42 @@ def load_demo(
     password = city.demo_password(data_dir)
     counts = city.create_city(password)
     tables = generate_city_data(seed=seed, scale=scale, as_of=as_of)
+    fingerprint = f"demo seed={seed} scale={scale} as_of={as_of or date.today()}"
     rows: dict[str, int] = {}
-    for index, (name, table) in enumerate(tables.items()):
+    for index, spec in enumerate(city.DATASETS):
         if progress:
-            progress(name, index, len(tables))
-        # Each table is swapped in whole, so a re-run replaces rather than appends.
-        rows[name] = warehouse.replace_table(name, table)
+            progress(spec.slug, index, len(tables))
+        table = tables[spec.slug]
+        dataset = register_dataset(spec, table, warehouse)
+        # Same seed, scale and day: the current version already holds this data.
+        load_arrow_version(dataset, table, f"Demo city data ({fingerprint})", fingerprint)
+        rows[spec.slug] = table.num_rows
     if progress:
         progress("", len(tables), len(tables))
     return DemoResult(counts, rows, password)
+
+
+def register_dataset(spec: city.DemoDataset, table: object, warehouse: Warehouse) -> Dataset:
+    """The demo's tables are datasets like any other: owned, stewarded, shared, versioned."""
+    owner = Organization.objects.get(slug=spec.owner)
+    steward = User.objects.get(email=city.email_for(spec.steward))
+    dataset = Dataset.objects.filter(slug=spec.slug).first()
+    if dataset is None:
+        # Demos made before datasets existed left plain tables under these names.
+        with warehouse.write() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {quote_identifier(spec.slug)}")
+        dataset = create_dataset(
+            slug=spec.slug,
+            name=spec.name,
+            owner=owner,
+            steward=steward,
+            schema=schema_from_arrow(table),
+            schema_confirmed=True,
+            sensitivity=spec.sensitivity,
+            update_frequency=spec.frequency,
+            description=spec.description,
+        )
+    if spec.shared_with and not hasattr(dataset, "agreement"):
+        partners = list(Organization.objects.filter(slug__in=spec.shared_with))
+        set_agreement(dataset, partners, spec.purpose, date.today() + timedelta(days=365), steward)
+    return dataset

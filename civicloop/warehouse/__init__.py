@@ -99,6 +99,23 @@ class Warehouse:
         with self.read() as cursor:
             return cursor.execute(sql, list(parameters)).fetchall()
 
+    def stream(
+        self, sql: str, parameters: Sequence[Any] = (), batch_size: int = 50_000
+    ) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]]:
+        """Column names and an iterator of row batches: exports never hold a table in memory."""
+        cursor = self._connection.cursor()
+        result = cursor.execute(sql, list(parameters))
+        header = [d[0] for d in result.description or []]
+
+        def batches() -> Iterator[list[tuple[Any, ...]]]:
+            try:
+                while batch := result.fetchmany(batch_size):
+                    yield batch
+            finally:
+                cursor.close()
+
+        return header, batches()
+
     def tables(self) -> list[str]:
         rows = self.query(
             "SELECT table_name FROM information_schema.tables "

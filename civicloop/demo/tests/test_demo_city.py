@@ -74,27 +74,32 @@ def test_demo_people_sign_in_with_the_printed_password(tmp_path: Path, client) -
 
 
 @pytest.mark.django_db
-def test_load_demo_fills_the_warehouse(tmp_path: Path) -> None:
-    warehouse = Warehouse.open(tmp_path / "warehouse.duckdb")
-    try:
-        seen: list[str] = []
-        result = load_demo(
-            tmp_path,
-            warehouse,
-            scale=0.05,
-            as_of=AS_OF,
-            progress=lambda table, done, total: seen.append(table),
-        )
-        assert set(warehouse.tables()) >= WAREHOUSE_TABLES
-        assert set(result.table_rows) >= WAREHOUSE_TABLES
-        assert set(seen) >= WAREHOUSE_TABLES
-        for table, rows in result.table_rows.items():
-            assert warehouse.row_count(table) == rows > 0
-        # Loading again replaces; it never appends.
-        again = load_demo(tmp_path, warehouse, scale=0.05, as_of=AS_OF)
-        assert again.table_rows == result.table_rows
-    finally:
-        warehouse.close()
+def test_load_demo_fills_the_warehouse_with_datasets(data_dir: Path) -> None:
+    from civicloop.datasets.models import Dataset
+
+    warehouse = Warehouse.default()
+    seen: list[str] = []
+    result = load_demo(
+        data_dir,
+        warehouse,
+        scale=0.05,
+        as_of=AS_OF,
+        progress=lambda table, done, total: seen.append(table),
+    )
+    assert set(warehouse.tables()) >= WAREHOUSE_TABLES
+    assert set(result.table_rows) == WAREHOUSE_TABLES
+    assert set(seen) >= WAREHOUSE_TABLES
+    for table, rows in result.table_rows.items():
+        assert warehouse.row_count(table) == rows > 0
+        dataset = Dataset.objects.get(slug=table)
+        assert dataset.current_version.row_count == rows
+    shootings = Dataset.objects.get(slug="shootings")
+    assert shootings.sensitivity == "restricted" and shootings.owner.slug == "police"
+    assert {o.slug for o in shootings.agreement.organizations.all()} >= {"eastbay-neighbors"}
+    # Loading the same demo again adds no version; the data is already current.
+    again = load_demo(data_dir, warehouse, scale=0.05, as_of=AS_OF)
+    assert again.table_rows == result.table_rows
+    assert shootings.versions.count() == 1
 
 
 def _run_demo(data_dir: Path) -> subprocess.CompletedProcess[str]:

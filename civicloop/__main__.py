@@ -1,0 +1,5 @@
+"""`python -m civicloop` is the `civicloop` command."""
+
+from civicloop.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""The background worker: runs queued loads outside the request thread.
+
+It is a thread inside the `civicloop serve` process rather than a separate server, because
+DuckDB lets one process write the warehouse and the web process already holds it. Work is
+queued in the app database (an IngestRun with status "queued"), so nothing is lost if the
+process stops: on start the worker first reconciles (interrupted runs are marked, unfinished
+tables dropped), then picks up whatever is still queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import close_old_connections, transaction
+
+log = logging.getLogger(__name__)
+
+
+def claim_next_run() -> int | None:
+    """Take the oldest queued run, so two workers never do the same one."""
+    from civicloop.datasets.models import IngestRun, RunStatus
+
+    with transaction.atomic():
+        run = (
+            IngestRun.objects.select_for_update()
+            .filter(status=RunStatus.QUEUED)
+            .order_by("created_at")
+            .first()
+        )
+        if run is None:
+            return None
+        run.status = RunStatus.RUNNING
+        run.save(update_fields=["status"])
+        return run.pk
+
+
+def run_pending(limit: int | None = None) -> int:
+    """Do queued loads now, in this thread; returns how many ran."""
+    from civicloop.datasets.models import IngestRun
+    from civicloop.datasets.services import run_load_now
+    from civicloop.warehouse import Warehouse
+
+    done = 0
+    while limit is None or done < limit:
+        run_id = claim_next_run()
+        if run_id is None:
+            break
+        run = IngestRun.objects.select_related("dataset", "dataset__current_version").get(pk=run_id)
+        run_load_now(run, Warehouse.default())
+        done += 1
+    return done
+
+
+class Worker(threading.Thread):
+    def __init__(self, poll_seconds: float = 1.0) -> None:
+        super().__init__(name="civicloop-worker", daemon=True)
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+
+    def run(self) -> None:
+        from civicloop.datasets.services import reconcile
+        from civicloop.warehouse import Warehouse
+
+        try:
+            for note in reconcile(Warehouse.default()):
+                log.warning("recovered: %s", note)
+        except Exception:
+            log.exception("reconcile failed")
+        while not self.stopping.is_set():
+            try:
+                run_pending()
+            except Exception:
+                log.exception("background work failed")
+            finally:
+                close_old_connections()
+            self.wake.wait(self.poll_seconds)
+            self.wake.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+
+_worker: Worker | None = None
+
+
+def start_worker() -> Worker:
+    global _worker
+    if _worker is None or not _worker.is_alive():
+        _worker = Worker()
+        _worker.start()
+    return _worker
+
+
+def nudge() -> None:
+    """Tell the worker there is new work, so an upload starts at once rather than next poll."""
+    if _worker is not None:
+        _worker.wake.set()
