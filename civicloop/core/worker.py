@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.db import close_old_connections, transaction
 
@@ -52,6 +53,17 @@ def run_pending(limit: int | None = None) -> int:
     return done
 
 
+def refresh_due() -> int:
+    """Refresh every dataset whose daily time has come; returns how many were refreshed."""
+    from civicloop.datasets.refresh import due_datasets, refresh_dataset
+    from civicloop.warehouse import Warehouse
+
+    due = due_datasets()
+    for dataset in due:
+        refresh_dataset(dataset, Warehouse.default())
+    return len(due)
+
+
 class Worker(threading.Thread):
     def __init__(self, poll_seconds: float = 1.0) -> None:
         super().__init__(name="civicloop-worker", daemon=True)
@@ -68,9 +80,13 @@ class Worker(threading.Thread):
                 log.warning("recovered: %s", note)
         except Exception:
             log.exception("reconcile failed")
+        last_schedule_check = 0.0
         while not self.stopping.is_set():
             try:
                 run_pending()
+                if time.monotonic() - last_schedule_check >= 60:
+                    last_schedule_check = time.monotonic()
+                    refresh_due()
             except Exception:
                 log.exception("background work failed")
             finally:

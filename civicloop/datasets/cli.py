@@ -367,3 +367,148 @@ def infer_schema_command(
         console.print(f"Wrote the schema of {staged.rows:,} rows to {output}.")
     else:
         click.echo(text)
+
+
+@main.command(name="source")
+@data_dir_option
+@click.option("--dataset", "slug", required=True, help="Dataset whose source to set.")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["csv_url", "socrata", "ckan", "arcgis", "sql"]),
+    help="Where the data is published.",
+)
+@click.option(
+    "--option",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A source option, repeatable (e.g. --option dataset_id=833y-fsy8).",
+)
+@click.option(
+    "--refresh-at",
+    default=None,
+    metavar="HH:MM",
+    help="Refresh daily at this time (server's time zone); omit for manual only.",
+)
+@click.option("--owner", default="", help="Owning organization's slug, when creating.")
+@click.option("--name", default="", help="Display name, when creating.")
+def set_source(
+    data_dir: Path | None,
+    slug: str,
+    kind: str,
+    pairs: tuple[str, ...],
+    refresh_at: str | None,
+    owner: str,
+    name: str,
+) -> None:
+    """Say where a dataset's data is published; a new dataset is created from a first fetch."""
+    import datetime as dt
+
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.ClickException(f"--option {pair!r} is not NAME=VALUE.")
+        options[key.strip()] = value
+    when = None
+    if refresh_at:
+        try:
+            when = dt.time.fromisoformat(refresh_at)
+        except ValueError:
+            raise click.ClickException(
+                f"--refresh-at {refresh_at!r} is not a time like 06:00."
+            ) from None
+    setup_django(data_dir)
+    migrate_quietly()
+    from civicloop.datasets import refresh, services
+    from civicloop.datasets.models import Dataset
+    from civicloop.organizations.models import Organization
+
+    try:
+        options = refresh.check_source(kind, options)
+    except services.DatasetError as error:
+        raise click.ClickException(str(error)) from None
+    warehouse = _warehouse()
+    dataset = Dataset.objects.filter(slug=slug).first()
+    if dataset is None:
+        org = Organization.objects.filter(slug=owner).first() if owner else None
+        if org is None:
+            known = ", ".join(Organization.objects.values_list("slug", flat=True)) or "none yet"
+            raise click.ClickException(f"Dataset {slug!r} is new: give --owner (one of: {known}).")
+        dataset = _create_from_first_fetch(slug, name, org, kind, options, warehouse)
+    dataset.source_kind, dataset.source_options, dataset.refresh_at = kind, options, when
+    dataset.save(update_fields=["source_kind", "source_options", "refresh_at"])
+    schedule = f"daily at {when:%H:%M}" if when else "when you run civicloop refresh-data"
+    console.print(f"{slug} now refreshes from {kind} {schedule}.")
+
+
+def _create_from_first_fetch(
+    slug: str, name: str, org: Any, kind: str, options: dict[str, str], warehouse: Warehouse
+) -> Dataset:
+    import tempfile
+
+    from django.core.exceptions import ValidationError
+
+    from civicloop.datasets import connectors, refresh, services
+    from civicloop.datasets.engine.stage import SourceError, SourceFormat
+    from civicloop.datasets.models import Dataset
+
+    probe = Dataset(slug=slug, source_kind=kind, source_options=options)
+    with tempfile.TemporaryDirectory(prefix="civicloop-first-fetch-") as work:
+        try:
+            result = refresh.fetch(probe, warehouse, Path(work))
+            schema, _ = services.infer_from_file(result.path, SourceFormat(result.format))
+        except (connectors.ConnectorError, SourceError, services.DatasetError) as error:
+            raise click.ClickException(str(error)) from None
+        console.print(f"Fetched {result.rows:,} rows; inferred this schema:")
+        console.print(_schema_table(schema.to_descriptor()))
+        try:
+            dataset = services.create_dataset(
+                slug=slug,
+                name=name or slug.replace("_", " ").capitalize(),
+                owner=org,
+                schema=schema,
+                source_kind=kind,
+                source_options=options,
+            )
+        except (services.DatasetError, ValidationError) as error:
+            raise click.ClickException(_one_line(error)) from None
+        run = services.queue_load(
+            dataset,
+            result.path,
+            f"{kind}-first-fetch.{result.format}",
+            None,
+            source_format=result.format,
+        )
+        _print_run(_run_with_progress(run, warehouse))
+    return dataset
+
+
+@main.command(name="refresh-data")
+@data_dir_option
+@click.option(
+    "--dataset", "slug", default=None, help="Refresh this dataset now, whatever its schedule."
+)
+def refresh_data(data_dir: Path | None, slug: str | None) -> None:
+    """Fetch and load datasets whose daily refresh is due (or one dataset, now)."""
+    setup_django(data_dir)
+    migrate_quietly()
+    from civicloop.datasets import refresh, services
+
+    warehouse = _warehouse()
+    datasets = [_dataset(slug)] if slug else refresh.due_datasets()
+    if not datasets:
+        console.print("No dataset is due for a refresh.")
+        return
+    failed = 0
+    for dataset in datasets:
+        console.print(f"Refreshing [bold]{dataset.slug}[/] from {dataset.source_kind}…")
+        try:
+            run = refresh.refresh_dataset(dataset, warehouse)
+        except services.DatasetError as error:
+            raise click.ClickException(str(error)) from None
+        _print_run(run)
+        failed += run.status != "succeeded"
+    if failed:
+        sys.exit(1)
