@@ -354,3 +354,47 @@ def test_schema_descriptor_round_trips_and_explains_mistakes() -> None:
         schema_from_descriptor({"fields": [{"name": "a"}], "primaryKey": "b"})
     with pytest.raises(SchemaError, match="would both be stored as column 'closed_at'"):
         schema_from_descriptor({"fields": [{"name": "Closed At"}, {"name": "closed_at"}]})
+
+
+def test_excel_sheets_and_fake_workbooks(warehouse: Warehouse, tmp_path: Path) -> None:
+    import zipfile
+
+    import xlsxwriter
+
+    book_path = tmp_path / "book.xlsx"
+    book = xlsxwriter.Workbook(str(book_path))
+    data = book.add_worksheet("Requests")
+    for r, row in enumerate(
+        [
+            ["id", "type", "opened_at", "closed_at", "cost"],
+            [1, "Pothole", "01/02/2024", "02/02/2024", 10.5],
+        ]
+    ):
+        data.write_row(r, 0, row)
+    book.add_worksheet("Notes").write(0, 0, "ignore me")
+    book.close()
+    content = book_path.read_bytes()
+    message = refused(warehouse, tmp_path, content, name="in.xlsx")
+    assert "'Requests', 'Notes'" in message and "choose one" in message
+    path = tmp_path / "in.xlsx"
+    request = LoadRequest(
+        path,
+        SourceFormat.XLSX,
+        schema_from_descriptor(REQUESTS_SCHEMA),
+        "ds_9_v1",
+        tmp_path,
+        sheet="Requests",
+    )
+    outcome = run_load(warehouse, request)
+    assert (outcome.rows_loaded, outcome.sheet) == (1, "Requests")
+    assert warehouse.query("SELECT cost FROM ds_9_v1") == [(10.5,)]
+
+    assert "not a zip archive" in refused(warehouse, tmp_path, b"id,type\n1,x\n", name="in.xlsx")
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("xl/workbook.xml", "w") as member:
+            for _ in range(64):
+                member.write(b"\0" * (1 << 20))
+    message = refused(warehouse, tmp_path, bomb.read_bytes(), name="in.xlsx")
+    assert "compression ratio" in message or "zip bomb" in message.lower()
