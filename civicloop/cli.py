@@ -171,6 +171,7 @@ def serve(data_dir: Path | None, host: str, port: int, threads: int) -> None:
 
 def _serve(host: str, port: int, threads: int = 8) -> None:
     import waitress
+    from django.conf import settings
 
     from civicloop.core.worker import start_worker
     from civicloop.wsgi import application
@@ -178,7 +179,15 @@ def _serve(host: str, port: int, threads: int = 8) -> None:
     start_worker()  # loads queued from the browser run here, beside the web threads
     console.print(f"civicloop is running at [bold]http://{host}:{port}/[/] — Ctrl+C stops it.")
     try:
-        waitress.serve(application, host=host, port=port, threads=threads, ident="civicloop")
+        waitress.serve(
+            application,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="civicloop",
+            # Waitress stops bodies at 1 GiB by default; uploads may be as large as the setting.
+            max_request_body_size=settings.MAX_UPLOAD_MB * 1024 * 1024 + (1 << 20),
+        )
     except OSError as error:
         raise click.ClickException(
             f"Cannot listen on {host}:{port}: {error.strerror}. "

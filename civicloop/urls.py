@@ -5,6 +5,7 @@ urlpatterns = [
     path("", include("civicloop.core.urls")),
     path("accounts/", include("civicloop.accounts.urls")),
     path("", include("civicloop.organizations.urls")),
+    path("", include("civicloop.datasets.urls")),  # /data/ and its twins /data.json, /data.csv
     path("admin/", admin.site.urls),
 ]
 

@@ -178,3 +178,142 @@ def test_team_lead_journey(
     assert_accessible(page, axe)
 
     print(f"team page screenshot: {tmp_path / 'team-page.png'}")
+
+
+def test_lead_uploads_data_and_watches_the_load(
+    live_server: Any, page: Any, lead: Any, axe: str, data_dir: Path, tmp_path: Path
+) -> None:
+    """Upload a CSV through the real form, watch the run page follow the worker to "Loaded"
+    without a reload, then read the dataset page; axe on every data page on the way."""
+    from playwright.sync_api import expect
+
+    from civicloop.core.worker import start_worker
+    from civicloop.testing import LITTER_CSV
+
+    base = live_server.url
+    main = page.locator("main")
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+
+    page.goto(f"{base}/data/")
+    sign_in(page, lead.email)
+    expect(page).to_have_url(f"{base}/data/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Data")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Data")).to_have_attribute("aria-current", "page")
+    expect(main.get_by_role("link", name="Calls for service")).to_be_visible()
+    expect(main.get_by_role("row", name=re.compile("Litter reports"))).to_contain_text("Stale")
+    assert_accessible(page, axe)
+
+    # A new dataset: the first file's columns are inferred, for the lead to check.
+    main.get_by_role("link", name="New dataset").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New dataset")
+    assert_accessible(page, axe)
+    first = tmp_path / "missed-bins.csv"
+    first.write_text("Ticket,Opened,Ward\nA-1,01/31/2026,3\nA-2,02/01/2026,\n", encoding="utf-8")
+    page.get_by_label("First file").set_input_files(first)
+    page.get_by_label("Name", exact=True).fill("Missed bins")
+    page.get_by_label("Short name").fill("missed_bins")
+    page.get_by_role("button", name="Upload and work out the columns").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check the columns of Missed bins")
+    expect(page.get_by_label("Format of Opened")).to_have_value("%m/%d/%Y")
+    assert_accessible(page, axe)
+    page.screenshot(path=shots / "new-dataset-confirm.png", full_page=True)
+    page.get_by_label("Format of Opened").fill("DD/MM/YYYY")
+    page.get_by_role("button", name="Create the dataset and load the file").first.click()
+    expect(page.get_by_role("alert")).to_contain_text("Format of Opened")
+    assert_accessible(page, axe)
+    page.get_by_role("button", name="Cancel and delete the upload").click()
+    expect(page).to_have_url(f"{base}/data/")
+
+    main.get_by_role("link", name="Litter reports").click()
+    expect(page).to_have_url(f"{base}/data/litter_reports/")
+    expect(main).to_contain_text("No data has been loaded yet.")
+    assert_accessible(page, axe)
+
+    # The upload form, then the form with an error.
+    main.get_by_role("link", name="Upload a new version").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Upload a new version of Litter reports"
+    )
+    assert_accessible(page, axe)
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose a file to upload.")
+    expect(page.get_by_label("File to load")).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page, axe)
+    page.screenshot(path=shots / "upload-error.png", full_page=True)
+
+    source = tmp_path / "litter-january.csv"
+    source.write_text(LITTER_CSV, encoding="utf-8")
+    page.get_by_label("File to load").set_input_files(source)
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page).to_have_url(re.compile(r"/data/litter_reports/runs/\d+/$"))
+    status = page.locator("#run-status")
+    expect(status).to_have_attribute("aria-live", "polite")
+    expect(status).to_contain_text("Waiting to start")
+    expect(page.get_by_label("Progress")).to_be_visible()
+    expect(main.get_by_role("link", name="Refresh")).to_be_visible()
+    assert_accessible(page, axe)
+    page.screenshot(path=shots / "run-waiting.png", full_page=True)
+
+    # The worker picks the load up; the page follows it by polling, without reloading.
+    page.evaluate("() => { window.stillTheSamePage = true; }")
+    worker = start_worker()
+    try:
+        expect(status).to_contain_text("Loaded", timeout=20_000)
+        expect(main).to_contain_text("Version 1 of Litter reports is now current.")
+    finally:
+        worker.stop()
+        worker.join(timeout=10)
+    assert page.evaluate("() => window.stillTheSamePage === true"), "the page was reloaded"
+    expect(page.locator("#run-progress")).to_have_count(0)
+    assert_accessible(page, axe)
+    page.screenshot(path=shots / "run-loaded.png", full_page=True)
+
+    main.get_by_role("link", name="Litter reports").first.click()
+    expect(page).to_have_url(f"{base}/data/litter_reports/")
+    expect(main).to_contain_text("Version 1: 3 rows")
+    versions = main.get_by_role("table").filter(
+        has=page.get_by_role("columnheader", name="Source file")
+    )
+    expect(versions).to_contain_text("litter-january.csv")
+    expect(versions.get_by_role("link", name="CSV of version 1")).to_be_visible()
+    assert_accessible(page, axe)
+    page.screenshot(path=shots / "dataset.png", full_page=True)
+
+    # A refused load: the problems by row and column, in a table, the worker run directly.
+    page.goto(f"{base}/data/litter_reports/upload/")
+    bad = tmp_path / "litter-february.csv"
+    bad.write_text(LITTER_CSV + "4,31/02/2026,East,2\n", encoding="utf-8")
+    page.get_by_label("File to load").set_input_files(bad)
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page).to_have_url(re.compile(r"/runs/\d+/$"))
+    from civicloop.core.worker import run_pending
+
+    assert run_pending() == 1
+    expect(status).to_contain_text("Refused", timeout=10_000)
+    problems = main.get_by_role("table").filter(
+        has=page.get_by_role("columnheader", name="Problem")
+    )
+    expect(problems.get_by_role("row", name=re.compile("reported_on"))).to_contain_text(
+        "31/02/2026"
+    )
+    expect(main).to_contain_text("row 5, column reported_on: '31/02/2026' is not a date")
+    expect(main.get_by_role("link", name="Download all 2 problems as CSV")).to_be_visible()
+    assert_accessible(page, axe)
+    page.screenshot(path=shots / "run-refused.png", full_page=True)
+
+    # The agreement and schema forms.
+    page.goto(f"{base}/data/litter_reports/agreement/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Data-sharing agreement")
+    expect(page.get_by_role("group", name="Organizations that may use this data")).to_be_visible()
+    assert_accessible(page, axe)
+    page.get_by_label("Purpose").fill("")
+    page.get_by_role("button", name="Save agreement").click()
+    expect(page.get_by_role("alert")).to_contain_text("Purpose: This field is required.")
+    assert_accessible(page, axe)
+    page.goto(f"{base}/data/litter_reports/schema/")
+    expect(page.get_by_label("Type of reported_on")).to_have_value("date")
+    assert_accessible(page, axe)
+
+    print(f"data page screenshots: {shots}")

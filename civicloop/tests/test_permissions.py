@@ -3,13 +3,16 @@ anonymous sent to sign in. A meta-test fails when a URL is added without a row h
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from civicloop.organizations.models import Membership
+from civicloop.testing import LITTER_CSV, LITTER_SCHEMA, load_csv
 
 LOGIN = "/accounts/login/"
 
@@ -21,6 +24,7 @@ class Case:
     expected: dict[str, int]  # persona -> status code; 302 for anonymous means "to login"
     kwargs: dict[str, str] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # field -> (name, content)
 
 
 TEAM = {"slug": "team-clean"}
@@ -55,6 +59,16 @@ ORG_EDITS = {
     "outsider": 403,
     "anonymous": 302,
 }
+
+# Data: the department's restricted dataset, shared by agreement with the partner (the guest's
+# organization) but not with Police (the outsider's), which therefore gets a 404.
+DATASET = {"slug": "litter_reports"}
+DATA_READS = {**TEAM_READS}
+DATA_MANAGES = {**TEAM_MANAGES}
+DATA_MANAGE_POSTED = {**DATA_MANAGES, "lead": 302}
+# Anyone may ask; only organization administrators (and administrators) create datasets.
+DATA_CREATES = {**ORG_EDITS}
+UPLOAD = {"file": ("litter.csv", LITTER_CSV)}
 
 CASES = [
     Case("organizations:my_teams", "get", EVERYONE_READS),
@@ -94,6 +108,71 @@ CASES = [
         ORG,
         {"description": "Streets and sanitation.", "website": ""},
     ),
+    Case("datasets:dataset_list", "get", EVERYONE_READS),
+    Case("datasets:dataset_list_json", "get", EVERYONE_READS),
+    Case("datasets:dataset_list_csv", "get", EVERYONE_READS),
+    Case("datasets:dataset_detail", "get", DATA_READS, DATASET),
+    Case("datasets:dataset_detail_json", "get", DATA_READS, DATASET),
+    Case("datasets:run_detail", "get", DATA_READS, DATASET),
+    Case("datasets:run_detail_json", "get", DATA_READS, DATASET),
+    Case("datasets:run_problems", "get", DATA_READS, DATASET),
+    Case("datasets:version_csv", "get", DATA_READS, {**DATASET, "number": "1"}),
+    Case("datasets:version_xlsx", "get", DATA_READS, {**DATASET, "number": "1"}),
+    Case("datasets:version_quarantine", "get", DATA_READS, {**DATASET, "number": "1"}),
+    Case(
+        "datasets:version_rollback",
+        "post",
+        DATA_MANAGE_POSTED,
+        {**DATASET, "number": "1"},
+        {"reason": "Version 2 counted a week twice."},
+    ),
+    Case("datasets:dataset_upload", "get", DATA_MANAGES, DATASET),
+    Case(
+        "datasets:dataset_upload",
+        "post",
+        DATA_MANAGE_POSTED,
+        DATASET,
+        {"mode": "append", "bad_rows": "reject"},
+        UPLOAD,
+    ),
+    Case("datasets:agreement_edit", "get", DATA_MANAGES, DATASET),
+    Case(
+        "datasets:agreement_edit",
+        "post",
+        DATA_MANAGE_POSTED,
+        DATASET,
+        {"purpose": "Cleanliness reporting.", "valid_until": ""},
+    ),
+    Case("datasets:schema_edit", "get", DATA_MANAGES, DATASET),
+    Case(
+        "datasets:schema_edit",
+        "post",
+        DATA_MANAGE_POSTED,
+        DATASET,
+        {"editor": "json", "descriptor_json": json.dumps(LITTER_SCHEMA)},
+    ),
+    Case("datasets:dataset_new", "get", DATA_CREATES),
+    Case(
+        "datasets:dataset_new",
+        "post",
+        {**DATA_CREATES, "lead": 302},
+        {},
+        {
+            "name": "Bins emptied",
+            "slug": "bins_emptied",
+            "sensitivity": "internal",
+            "update_frequency": "weekly",
+        },
+        UPLOAD,
+    ),
+    Case("datasets:dataset_new_confirm", "get", DATA_CREATES),
+    Case(
+        "datasets:dataset_new_confirm",
+        "post",
+        {**DATA_CREATES, "lead": 302},
+        {},
+        {"editor": "json", "descriptor_json": json.dumps(LITTER_SCHEMA)},
+    ),
     Case("core:home", "get", {p: 302 for p in EVERYONE_READS}),
     Case("accounts:password_change", "get", {**EVERYONE_READS}),
     Case("accounts:password_change_done", "get", {**EVERYONE_READS}),
@@ -111,19 +190,76 @@ PUBLIC = {
 }
 
 
-def _resolve_kwargs(case: Case, personas) -> dict[str, object]:  # type: ignore[no-untyped-def]
+DATA_WITH_LOADS = {
+    "datasets:run_detail",
+    "datasets:run_detail_json",
+    "datasets:run_problems",
+    "datasets:version_csv",
+    "datasets:version_xlsx",
+    "datasets:version_quarantine",
+    "datasets:version_rollback",
+}
+
+
+def _load_two_versions(personas, folder) -> int:  # type: ignore[no-untyped-def]
+    """Version 1 sets a bad row aside (so it has a problem report and a quarantine table);
+    version 2 is clean. Returns the first run's id."""
+    dataset = personas.restricted_dataset
+    bad = LITTER_CSV + "4,not a date,South,2\n"
+    first = load_csv(dataset, bad, folder, bad_rows="quarantine", user=personas.lead)
+    assert first.status == "succeeded" and first.report_path, first.summary
+    load_csv(dataset, LITTER_CSV, folder, user=personas.lead)
+    return first.pk
+
+
+def _resolve_kwargs(case: Case, personas, request, client) -> dict[str, object]:  # type: ignore[no-untyped-def]
     if case.url_name == "organizations:member_change":
         viewer_membership = Membership.objects.get(team=personas.team, person=personas.viewer)
         return {**case.kwargs, "pk": viewer_membership.pk}
+    if case.url_name.startswith("datasets:"):
+        request.getfixturevalue("data_dir")  # a throwaway warehouse and archive
+    if case.url_name in DATA_WITH_LOADS:
+        folder = request.getfixturevalue("tmp_path")
+        run_id = _load_two_versions(personas, folder)
+        if case.url_name.startswith("datasets:run_"):
+            return {**case.kwargs, "pk": run_id}
+    if case.url_name == "datasets:dataset_new_confirm":
+        # The lead starts a new dataset for real; anyone else is refused before the token
+        # is looked at, so a made-up one will do.
+        token = "not-a-token"
+        if client.session.get("_auth_user_id") == str(personas.lead.pk):
+            started = client.post(
+                reverse("datasets:dataset_new"),
+                {
+                    "name": "Bins emptied",
+                    "slug": "bins_emptied",
+                    "owner": personas.department.pk,
+                    "sensitivity": "internal",
+                    "update_frequency": "weekly",
+                    "file": SimpleUploadedFile("bins.csv", LITTER_CSV.encode()),
+                },
+            )
+            assert started.status_code == 302, started.content.decode()[:2000]
+            token = started["Location"].rstrip("/").rsplit("/", 1)[1]
+        return {**case.kwargs, "token": token}
     return dict(case.kwargs)
+
+
+def _resolve_data(case: Case, personas) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    data: dict[str, object] = dict(case.data)
+    if case.url_name == "datasets:dataset_new":
+        data["owner"] = personas.department.pk
+    for name, (file_name, content) in case.files.items():
+        data[name] = SimpleUploadedFile(file_name, content.encode())
+    return data
 
 
 @pytest.mark.parametrize("persona", ["lead", "editor", "viewer", "guest", "outsider", "anonymous"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method}-{c.url_name.split(':')[1]}")
-def test_view_permissions(case: Case, persona: str, personas, client_as) -> None:  # type: ignore[no-untyped-def]
-    url = reverse(case.url_name, kwargs=_resolve_kwargs(case, personas))
+def test_view_permissions(case: Case, persona: str, personas, client_as, request) -> None:  # type: ignore[no-untyped-def]
     client = client_as(persona)
-    response = getattr(client, case.method)(url, case.data)
+    url = reverse(case.url_name, kwargs=_resolve_kwargs(case, personas, request, client))
+    response = getattr(client, case.method)(url, _resolve_data(case, personas))
     expected = case.expected[persona]
     assert response.status_code == expected, (
         f"{persona} {case.method.upper()} {url}: expected {expected}, got {response.status_code}"
