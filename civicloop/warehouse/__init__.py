@@ -45,10 +45,15 @@ class Warehouse:
         try:
             self._connection = duckdb.connect(str(path))
         except duckdb.IOException as error:
-            raise WarehouseError(
-                f"Cannot open the warehouse at {path}: {error}. Another civicloop process may "
-                "be holding it; stop it or point CIVICLOOP_WAREHOUSE at another file."
-            ) from None
+            holder = re.search(r"\(PID (\d+)\)", str(error))
+            if holder:
+                raise WarehouseError(
+                    f"The warehouse ({path}) is in use by another civicloop process (PID "
+                    f"{holder.group(1)}), probably `civicloop serve`. DuckDB lets one process "
+                    "write it at a time: upload through the browser, or stop that process and "
+                    "run this again."
+                ) from None
+            raise WarehouseError(f"Cannot open the warehouse at {path}: {error}") from None
 
     @classmethod
     def open(cls, path: Path) -> Warehouse:
