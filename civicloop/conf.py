@@ -9,6 +9,7 @@ because a city's IT team deploying this should never have to read a traceback to
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,6 +88,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "duckdb:///var/lib/civicloop/warehouse.duckdb",
         "url",
+    ),
+    Setting(
+        "CIVICLOOP_WAREHOUSE_MEMORY",
+        "Most memory the warehouse (DuckDB) may use, e.g. 512MB or 4GB. Beyond it, big loads "
+        "and queries spill to DATA_DIR/warehouse-tmp on disk instead of growing.",
+        "600MB",
+        "4GB",
     ),
     Setting(
         "SECRET_KEY",
@@ -296,6 +304,14 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key)
     return key
+
+
+def parse_memory(name: str, value: str) -> str:
+    """A DuckDB memory size such as 600MB or 4GB."""
+    cleaned = value.strip().upper().replace(" ", "")
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?(KB|MB|GB|TB|KIB|MIB|GIB|TIB)", cleaned):
+        raise SettingError(f"{name}={value!r} is not a memory size. Write e.g. 600MB or 4GB.")
+    return cleaned
 
 
 def check_time_zone(name: str, value: str) -> str:

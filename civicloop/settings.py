@@ -10,6 +10,7 @@ from civicloop.conf import (
     database_from_url,
     email_from_url,
     load_or_create_secret_key,
+    parse_memory,
     warehouse_path_from_url,
 )
 
@@ -36,6 +37,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _warehouse_url = env.text("CIVICLOOP_WAREHOUSE") or f"duckdb:///{DATA_DIR / 'warehouse.duckdb'}"
 WAREHOUSE_PATH = warehouse_path_from_url("CIVICLOOP_WAREHOUSE", _warehouse_url)
+WAREHOUSE_MEMORY_LIMIT = parse_memory(
+    "CIVICLOOP_WAREHOUSE_MEMORY", env.text("CIVICLOOP_WAREHOUSE_MEMORY")
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -38,12 +38,22 @@ class Warehouse:
     _instances: dict[Path, Warehouse] = {}
     _instances_lock = threading.Lock()
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, memory_limit: str | None = None, temp_directory: Path | None = None
+    ) -> None:
         self.path = path
         self._write_lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
+        # A memory limit makes DuckDB spill big loads to the temp folder instead of growing
+        # without bound (its default is 80% of the machine's memory).
+        config: dict[str, str | bool | int | float | list[str]] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if temp_directory is not None:
+            temp_directory.mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = str(temp_directory)
         try:
-            self._connection = duckdb.connect(str(path))
+            self._connection = duckdb.connect(str(path), config=config)
         except duckdb.IOException as error:
             holder = re.search(r"\(PID (\d+)\)", str(error))
             if holder:
@@ -56,20 +66,26 @@ class Warehouse:
             raise WarehouseError(f"Cannot open the warehouse at {path}: {error}") from None
 
     @classmethod
-    def open(cls, path: Path) -> Warehouse:
+    def open(
+        cls, path: Path, memory_limit: str | None = None, temp_directory: Path | None = None
+    ) -> Warehouse:
         """The process's one handle on this file."""
         path = path.resolve()
         with cls._instances_lock:
             warehouse = cls._instances.get(path)
             if warehouse is None:
-                warehouse = cls._instances[path] = cls(path)
+                warehouse = cls._instances[path] = cls(path, memory_limit, temp_directory)
             return warehouse
 
     @classmethod
     def default(cls) -> Warehouse:
         from django.conf import settings
 
-        return cls.open(Path(settings.WAREHOUSE_PATH))
+        return cls.open(
+            Path(settings.WAREHOUSE_PATH),
+            settings.WAREHOUSE_MEMORY_LIMIT,
+            Path(settings.DATA_DIR) / "warehouse-tmp",
+        )
 
     def close(self) -> None:
         with self._instances_lock:

@@ -14,6 +14,7 @@ from civicloop.conf import (
     database_from_url,
     email_from_url,
     load_or_create_secret_key,
+    parse_memory,
     warehouse_path_from_url,
 )
 
@@ -94,6 +95,12 @@ def test_email_urls() -> None:
     assert email_from_url("E", "console:")["EMAIL_BACKEND"].endswith("console.EmailBackend")
     with pytest.raises(SettingError, match="names no mail server host"):
         email_from_url("E", "smtp://")
+
+
+def test_memory_sizes() -> None:
+    assert parse_memory("M", "600mb") == "600MB"
+    with pytest.raises(SettingError, match="is not a memory size"):
+        parse_memory("M", "lots")
 
 
 def test_time_zone_is_checked() -> None:

@@ -31,7 +31,6 @@ from civicloop.warehouse import Warehouse, quote_identifier
 PhaseProgress = Callable[[str, int, int], None]  # (phase, done, total)
 STAGE = "_civicloop_stage"
 ERRORS = "_civicloop_errors"
-TYPED = "_civicloop_typed"
 
 
 class LoadMode(StrEnum):
@@ -95,15 +94,15 @@ def run_load(
         report, mapping = validate(cursor, staged, request.schema, ERRORS, keep_per_check=keep)
         if mapping is None:
             raise LoadRefused(report)
-        _create_typed(cursor, request.schema, mapping)
+        typed = _typed_rows(request.schema, mapping)
         if request.mode != LoadMode.REPLACE:
-            _check_against_previous(cursor, request, report)
+            _check_against_previous(cursor, request, report, typed)
         problems_csv = _write_problems(cursor, request, report) if report.problem_count else None
         if report.problem_count and request.bad_rows == BadRows.REJECT:
             raise LoadRefused(report)
         _phase(progress, "writing", 0, 1)
         quarantined = _write_quarantine(cursor, request, staged) if report.problem_count else 0
-        loaded = _write_version(cursor, request)
+        loaded = _write_version(cursor, request, typed, has_problems=report.problem_count > 0)
         if loaded == 0:
             raise LoadRefused(report, "Every row has a problem: nothing would be loaded.")
         _phase(progress, "writing", 1, 1)
@@ -161,13 +160,21 @@ def _stage(
     return staged, sheet
 
 
-def _create_typed(cursor: duckdb.DuckDBPyConnection, schema: TableSchema, mapping: Mapping) -> None:
+@dataclass(frozen=True)
+class TypedRows:
+    """SQL selecting the staged rows cast to the schema's columns, with its parameters.
+
+    Used inline rather than materialised: the version table is written straight from the
+    staging data in one pass, so a load copies the data once, not three times.
+    """
+
+    sql: str
+    params: dict[str, object]
+
+
+def _typed_rows(schema: TableSchema, mapping: Mapping) -> TypedRows:
     select, params = typed_select(schema, mapping)
-    cursor.execute(
-        f"CREATE OR REPLACE TEMP TABLE {TYPED} AS "
-        f"SELECT _row AS _r, {select} FROM {STAGE} ORDER BY _row",
-        params,
-    )
+    return TypedRows(f"SELECT _row AS _r, {select} FROM {STAGE}", params)
 
 
 def _columns(schema: TableSchema) -> str:
@@ -175,7 +182,7 @@ def _columns(schema: TableSchema) -> str:
 
 
 def _check_against_previous(
-    cursor: duckdb.DuckDBPyConnection, request: LoadRequest, report: Report
+    cursor: duckdb.DuckDBPyConnection, request: LoadRequest, report: Report, typed: TypedRows
 ) -> None:
     """Append and upsert need the previous version's columns; append refuses existing keys."""
     if request.previous_table is None:
@@ -212,15 +219,15 @@ def _check_against_previous(
         ]
         join = " AND ".join(f"t.{k} = p.{k}" for k in keys)
         label = ", ".join(request.schema.primary_key)
-        count_sql = f"SELECT count(*) FROM {TYPED} t JOIN {previous} p ON {join}"
-        clashes = int(cursor.execute(count_sql).fetchall()[0][0])
+        clashing = f"FROM ({typed.sql}) t JOIN {previous} p ON {join}"
+        clashes = int(cursor.execute(f"SELECT count(*) {clashing}", typed.params).fetchall()[0][0])
         if clashes:
             cursor.execute(
                 f"INSERT INTO {ERRORS} SELECT t._r + {HEADER_ROWS + 1}, $label, "
                 f"CAST(t.{keys[0]} AS VARCHAR), "
                 "'is already in the current version (load with upsert to update it)' "
-                f"FROM {TYPED} t JOIN {previous} p ON {join}",
-                {"label": label},
+                f"{clashing}",
+                {**typed.params, "label": label},
             )
             report.problem_count += clashes
             report.bad_rows = int(
@@ -228,30 +235,32 @@ def _check_against_previous(
             )
 
 
-def _good_rows() -> str:
-    return f"_r NOT IN (SELECT row - {HEADER_ROWS + 1} FROM {ERRORS})"
-
-
-def _write_version(cursor: duckdb.DuckDBPyConnection, request: LoadRequest) -> int:
+def _write_version(
+    cursor: duckdb.DuckDBPyConnection, request: LoadRequest, typed: TypedRows, has_problems: bool
+) -> int:
+    """One pass from staging to the new version; the staging order is the file's order."""
     target = quote_identifier(request.target_table)
     columns = _columns(request.schema)
-    new_rows = f"SELECT {columns} FROM {TYPED} WHERE {_good_rows()}"
+    good = (
+        f" WHERE _r NOT IN (SELECT row - {HEADER_ROWS + 1} FROM {ERRORS})" if has_problems else ""
+    )
+    new_rows = f"SELECT {columns} FROM ({typed.sql}){good}"
     if request.mode == LoadMode.REPLACE or request.previous_table is None:
-        body = f"{new_rows} ORDER BY _r"
+        body = new_rows
     elif request.mode == LoadMode.APPEND:
         previous = quote_identifier(request.previous_table)
-        body = f"SELECT {columns} FROM {previous} UNION ALL ({new_rows} ORDER BY _r)"
+        body = f"SELECT {columns} FROM {previous} UNION ALL {new_rows}"
     else:
         previous = quote_identifier(request.previous_table)
         keys = ", ".join(
             quote_identifier(request.schema.field(n).column) for n in request.schema.primary_key
         )
         body = (
+            f"WITH incoming AS ({new_rows}) "
             f"SELECT {columns} FROM {previous} WHERE ({keys}) NOT IN "
-            f"(SELECT ({keys}) FROM {TYPED} WHERE {_good_rows()}) "
-            f"UNION ALL ({new_rows} ORDER BY _r)"
+            f"(SELECT ({keys}) FROM incoming) UNION ALL SELECT {columns} FROM incoming"
         )
-    cursor.execute(f"CREATE TABLE {target} AS {body}")
+    cursor.execute(f"CREATE TABLE {target} AS {body}", typed.params)
     return int(cursor.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0])
 
 

@@ -28,8 +28,8 @@ from civicloop.datasets.engine.stage import StagedTable
 
 ERRORS_KEPT_PER_CHECK = 10_000
 HEADER_ROWS = 1  # row numbers are spreadsheet rows: the header is row 1
-INTEGER_SHAPE = r"[+-]?[0-9]+"
-NUMBER_SHAPE = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+INTEGER_SHAPE = r"\s*[+-]?[0-9]+\s*"
+NUMBER_SHAPE = r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*"
 
 # Date formats people actually use, tried on failing values to say what the file really holds.
 COMMON_DATE_FORMATS = (
@@ -150,21 +150,25 @@ def _loose(name: str) -> str:
 
 
 def is_missing(column: str, schema: TableSchema, p: Params) -> str:
+    """Empty cells arrive as NULL from every reader; markers such as "NA" are listed.
+
+    No trim() here or below: it doubles the cost of a load (measured in
+    docs/performance.md), and DuckDB's casts already accept surrounding spaces. A cell of
+    spaces only is therefore a value, and in a typed column it is reported as not parsing.
+    """
     markers = [m for m in schema.missing_values if m != ""]
-    sql = f"({column} IS NULL OR trim({column}) = ''"
-    if markers:
-        sql += f" OR {column} IN ({', '.join(p(m) for m in markers)})"
-    return sql + ")"
+    if not markers:
+        return f"({column} IS NULL)"
+    return f"({column} IS NULL OR {column} IN ({', '.join(p(m) for m in markers)}))"
 
 
 def typed_expression(schema_field: Field, column: str, p: Params) -> str:
     """SQL turning the text in `column` into the field's type, NULL where it does not parse."""
-    text = f"trim({column})"
     t = schema_field.type
     if t == FieldType.STRING:
         return column
     if t in (FieldType.INTEGER, FieldType.NUMBER, FieldType.YEAR):
-        number = text
+        number = column
         if schema_field.group_char:
             number = f"replace({number}, {p(schema_field.group_char)}, '')"
         if schema_field.decimal_char != ".":
@@ -181,18 +185,16 @@ def typed_expression(schema_field: Field, column: str, p: Params) -> str:
     if t == FieldType.BOOLEAN:
         trues = ", ".join(p(v.lower()) for v in schema_field.true_values)
         falses = ", ".join(p(v.lower()) for v in schema_field.false_values)
-        return (
-            f"(CASE WHEN lower({text}) IN ({trues}) THEN true "
-            f"WHEN lower({text}) IN ({falses}) THEN false END)"
-        )
+        text = f"lower(trim({column}))"
+        return f"(CASE WHEN {text} IN ({trues}) THEN true WHEN {text} IN ({falses}) THEN false END)"
     if t == FieldType.DATETIME:
         if schema_field.format is None:
-            return f"TRY_CAST({text} AS TIMESTAMP)"
-        return f"TRY_STRPTIME({text}, {p(schema_field.format)})"
+            return f"TRY_CAST({column} AS TIMESTAMP)"
+        return f"TRY_STRPTIME({column}, {p(schema_field.format)})"
     if t in (FieldType.DATE, FieldType.YEARMONTH):
         if schema_field.format is None and t == FieldType.DATE:
-            return f"TRY_CAST({text} AS DATE)"
-        return f"CAST(TRY_STRPTIME({text}, {p(schema_field.pattern)}) AS DATE)"
+            return f"TRY_CAST({column} AS DATE)"
+        return f"CAST(TRY_STRPTIME({column}, {p(schema_field.pattern)}) AS DATE)"
     raise AssertionError(f"unhandled type {t}")
 
 
@@ -230,6 +232,7 @@ class Check:
     params: dict[str, Any]
     source: str = "{table}"  # what the check reads: the staging table, or a query over it
     row_sql: str = "_row"
+    count_sql: str = ""  # a cheaper exact count, for checks with their own source
 
     def inner(self, table: str) -> str:
         """One row per staged row: its position, shown value, reason and whether it is bad."""
@@ -327,7 +330,9 @@ def _primary_key_check(schema: TableSchema, mapping: Mapping) -> Check:
         f"min(_row) OVER w AS _first FROM {{table}} WINDOW w AS (PARTITION BY {key}))"
     )
     reason = f"'duplicates the primary key of row ' || (_first + {HEADER_ROWS + 1})::VARCHAR"
-    return Check(label, "_n > 1 AND _rid <> _first", "_key", reason, {}, source, "_rid")
+    # Rows after the first of each key = rows - distinct keys: no window needed to count them.
+    count = f"SELECT count(*) - count(DISTINCT {key}) FROM {{table}}"
+    return Check(label, "_n > 1 AND _rid <> _first", "_key", reason, {}, source, "_rid", count)
 
 
 def _rule_check(
@@ -368,10 +373,12 @@ def validate(
         f"CREATE OR REPLACE TEMP TABLE {errors_table} "
         "(row BIGINT, col VARCHAR, value VARCHAR, reason VARCHAR)"
     )
-    for check in build_checks(schema, mapping):
-        report.problem_count += _run_check(
-            connection, staged.table, errors_table, check, keep_per_check
-        )
+    checks = build_checks(schema, mapping)
+    counts = _count_all(connection, staged.table, checks)
+    for check, count in zip(checks, counts, strict=True):
+        if count:
+            _record(connection, staged.table, errors_table, check, keep_per_check)
+            report.problem_count += count
     if report.problem_count:
         report.bad_rows = _count(connection, f"SELECT count(DISTINCT row) FROM {errors_table}")
         rows = connection.execute(
@@ -382,18 +389,42 @@ def validate(
     return report, mapping
 
 
-def _run_check(
+def _count_all(connection: duckdb.DuckDBPyConnection, table: str, checks: list[Check]) -> list[int]:
+    """How many rows fail each check, in as few scans as possible.
+
+    Checks that read the staging table directly are counted together in one scan (a big
+    load's staging data may have spilled to disk: one pass instead of one per check); checks
+    over their own query (the primary key's window) are counted alone.
+    """
+    simple = [c for c in checks if c.source == "{table}"]
+    counts: dict[int, int] = {}
+    if simple:
+        params: dict[str, Any] = {}
+        filters = []
+        for index, check in enumerate(simple):
+            # Each check numbers its parameters from p0: rename those the condition uses.
+            used = set(re.findall(r"\$(p[0-9]+)\b", check.condition))
+            condition = re.sub(r"\$(p[0-9]+)\b", rf"$\1_{index}", check.condition)
+            params.update({f"{name}_{index}": check.params[name] for name in used})
+            filters.append(f"count(*) FILTER (WHERE {condition})")
+        row = connection.execute(f"SELECT {', '.join(filters)} FROM {table}", params).fetchall()[0]
+        counts.update({id(check): int(n) for check, n in zip(simple, row, strict=True)})
+    for check in checks:
+        if id(check) not in counts:
+            sql = check.count_sql or f"SELECT count(*) FROM ({check.inner('{table}')}) WHERE bad"
+            counts[id(check)] = _count(connection, sql.replace("{table}", table), check.params)
+    return [counts[id(check)] for check in checks]
+
+
+def _record(
     connection: duckdb.DuckDBPyConnection, table: str, errors_table: str, check: Check, keep: int
-) -> int:
+) -> None:
     inner = check.inner(table)
-    total = _count(connection, f"SELECT count(*) FROM ({inner}) WHERE bad", check.params)
-    if total:
-        connection.execute(
-            f"INSERT INTO {errors_table} SELECT _r + {HEADER_ROWS + 1}, $label, value, reason "
-            f"FROM ({inner}) WHERE bad ORDER BY _r LIMIT {int(keep)}",
-            {**check.params, "label": check.column_label},
-        )
-    return total
+    connection.execute(
+        f"INSERT INTO {errors_table} SELECT _r + {HEADER_ROWS + 1}, $label, value, reason "
+        f"FROM ({inner}) WHERE bad ORDER BY _r LIMIT {int(keep)}",
+        {**check.params, "label": check.column_label},
+    )
 
 
 def _count(
