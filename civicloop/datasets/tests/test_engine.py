@@ -400,3 +400,64 @@ def test_excel_sheets_and_fake_workbooks(warehouse: Warehouse, tmp_path: Path) -
                 member.write(b"\0" * (1 << 20))
     message = refused(warehouse, tmp_path, bomb.read_bytes(), name="in.xlsx")
     assert "compression ratio" in message or "zip bomb" in message.lower()
+
+
+FAST_SCHEMA = {
+    "fields": [
+        {"name": "request_id", "constraints": {"required": True}},
+        {"name": "kind", "constraints": {"enum": ["Dumping", "Pothole"]}},
+        {"name": "opened_at", "type": "datetime", "constraints": {"required": True}},
+        {"name": "closed_at", "type": "datetime"},
+        {"name": "due", "type": "date", "constraints": {"minimum": "2024-01-01"}},
+    ],
+    "primaryKey": ["request_id"],
+    "missingValues": ["", "NA"],
+    "civicloop:rules": ["closed_at >= opened_at"],
+}
+FAST_GOOD = (
+    "request_id,kind,opened_at,closed_at,due\n"
+    "SR-1,Dumping,2024-02-01 08:00:00,2024-02-03T09:30:00,2024-02-10\n"
+    'SR-2,"Pothole",2024-02-02 10:00:00,NA,\n'
+    "SR-3,,2024-02-05 11:15:00,2024-02-05 12:00:00,2024-03-01\n"
+)
+
+
+def test_clean_files_take_one_pass_with_the_same_result(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    fast_outcome = load(warehouse, tmp_path, FAST_GOOD, schema=FAST_SCHEMA, table="ds_1_v1")
+    assert fast_outcome.notes == ["Checked and loaded in one pass."]
+    path = tmp_path / "in.csv"
+    request = LoadRequest(
+        path, SourceFormat.CSV, schema_from_descriptor(FAST_SCHEMA), "ds_1_v2", tmp_path, fast=False
+    )
+    staged_outcome = run_load(warehouse, request)
+    assert staged_outcome.notes == []
+    one = warehouse.query("SELECT * FROM ds_1_v1")
+    two = warehouse.query("SELECT * FROM ds_1_v2")
+    assert one == two and len(one) == 3
+    types = warehouse.query(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_name = 'ds_1_v1' ORDER BY ordinal_position"
+    )
+    assert [t[0] for t in types] == ["VARCHAR", "VARCHAR", "TIMESTAMP", "TIMESTAMP", "DATE"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("SR-4,Alien,2024-02-01 08:00:00,,", "row 5, column kind: 'Alien' is not one of"),
+        ("SR-4,Dumping,yesterday,,", "row 5, column opened_at: 'yesterday' is not a date"),
+        ("SR-1,Dumping,2024-02-01 08:00:00,,", "row 5, column request_id: 'SR-1' duplicates"),
+        ("SR-4,Dumping,2024-02-09 08:00:00,2024-02-01 08:00:00,", "breaks the rule"),
+        ("SR-4,Dumping,2024-02-01 08:00:00,,2023-12-31", "is below the minimum 2024-01-01"),
+        ("SR-4,Dumping,,,", "row 5, column opened_at: is empty, but a value is required"),
+        ("SR-4,Dumping,2024-02-01 08:00:00", "Line 5 has 3 values but the header has 5"),
+    ],
+    ids=["enum", "not-a-date", "duplicate", "rule", "minimum", "required", "ragged"],
+)
+def test_problems_in_a_fast_eligible_file_get_the_full_report(
+    warehouse: Warehouse, tmp_path: Path, line: str, expected: str
+) -> None:
+    message = refused(warehouse, tmp_path, FAST_GOOD + line + "\n", schema=FAST_SCHEMA)
+    assert expected in message
