@@ -1,0 +1,1 @@
+"""civicloop's benchmarks. Run them all with `python -m benchmarks` (see README.md)."""
