@@ -14,22 +14,13 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from civicloop.datasets.engine.export import neutralise
+
 
 class Format(StrEnum):
     HTML = "html"
     JSON = "json"
     CSV = "csv"
-
-
-# Characters that make a spreadsheet treat a cell as a formula (CSV/formula injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """Text that a spreadsheet would execute is prefixed with an apostrophe; numbers untouched."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def csv_response(
@@ -41,7 +32,8 @@ def csv_response(
     writer = csv.writer(response)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([spreadsheet_safe(value) for value in row])
+        # Text a spreadsheet would run as a formula gets an apostrophe; numbers are untouched.
+        writer.writerow([neutralise(value) for value in row])
     return response
 
 

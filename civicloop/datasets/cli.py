@@ -112,7 +112,6 @@ def ingest(
         delimiter = "\t"
     setup_django(data_dir)
     migrate_quietly()
-    from django.core.exceptions import ValidationError
 
     from civicloop.datasets import services
     from civicloop.datasets.engine.schema import SchemaError, schema_from_descriptor
@@ -151,16 +150,7 @@ def ingest(
                 raise click.ClickException(f"{file.name}: {error}") from None
             console.print(f"Inferred a schema for new dataset [bold]{slug}[/]; check it:")
             console.print(_schema_table(declared.to_descriptor()))
-        try:
-            dataset = services.create_dataset(
-                slug=slug,
-                name=name or slug.replace("_", " ").capitalize(),
-                owner=org,
-                schema=declared,
-                schema_confirmed=schema_file is not None,
-            )
-        except (services.DatasetError, ValidationError) as error:
-            raise click.ClickException(_one_line(error)) from None
+        dataset = _create(slug, name, org, declared, schema_confirmed=schema_file is not None)
     elif declared is not None:
         services.update_schema(
             dataset,
@@ -184,6 +174,24 @@ def ingest(
     _print_run(run)
     if run.status != "succeeded":
         sys.exit(1)
+
+
+def _create(slug: str, name: str, owner: Any, schema: Any, **fields: Any) -> Dataset:
+    """Create a dataset for a CLI command; refusals become one clear line."""
+    from django.core.exceptions import ValidationError
+
+    from civicloop.datasets import services
+
+    try:
+        return services.create_dataset(
+            slug=slug,
+            name=name or slug.replace("_", " ").capitalize(),
+            owner=owner,
+            schema=schema,
+            **fields,
+        )
+    except (services.DatasetError, ValidationError) as error:
+        raise click.ClickException(_one_line(error)) from None
 
 
 def _one_line(error: Exception) -> str:
@@ -448,8 +456,6 @@ def _create_from_first_fetch(
 ) -> Dataset:
     import tempfile
 
-    from django.core.exceptions import ValidationError
-
     from civicloop.datasets import connectors, refresh, services
     from civicloop.datasets.engine.stage import SourceError, SourceFormat
     from civicloop.datasets.models import Dataset
@@ -463,17 +469,7 @@ def _create_from_first_fetch(
             raise click.ClickException(str(error)) from None
         console.print(f"Fetched {result.rows:,} rows; inferred this schema:")
         console.print(_schema_table(schema.to_descriptor()))
-        try:
-            dataset = services.create_dataset(
-                slug=slug,
-                name=name or slug.replace("_", " ").capitalize(),
-                owner=org,
-                schema=schema,
-                source_kind=kind,
-                source_options=options,
-            )
-        except (services.DatasetError, ValidationError) as error:
-            raise click.ClickException(_one_line(error)) from None
+        dataset = _create(slug, name, org, schema, source_kind=kind, source_options=options)
         run = services.queue_load(
             dataset,
             result.path,
