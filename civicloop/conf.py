@@ -184,9 +184,6 @@ class Env:
         setting = SETTINGS_BY_NAME[name]  # KeyError here means a setting was not declared
         return self.environ.get(name, setting.default)
 
-    def is_set(self, name: str) -> bool:
-        return bool(self.environ.get(name, "").strip())
-
     def text(self, name: str) -> str:
         return self.raw(name).strip()
 

@@ -112,9 +112,8 @@ def infer_from_file(
         if fmt == staging.SourceFormat.CSV:
             staged = staging.stage_csv(con, path, "_infer", work_dir, encoding, delimiter)
         elif fmt == staging.SourceFormat.XLSX:
-            from civicloop.datasets.engine.excel import check_xlsx, xlsx_to_csv
+            from civicloop.datasets.engine.excel import xlsx_to_csv
 
-            check_xlsx(path)
             converted = work_dir / "sheet.csv"
             xlsx_to_csv(path, converted, sheet=sheet)
             staged = staging.stage_csv(con, converted, "_infer", work_dir, "utf-8", ",")

@@ -172,9 +172,8 @@ def _stage(
             reading,
         )
     elif fmt == staging.SourceFormat.XLSX:
-        from civicloop.datasets.engine.excel import check_xlsx, xlsx_to_csv
+        from civicloop.datasets.engine.excel import xlsx_to_csv
 
-        check_xlsx(request.source)
         converted = request.work_dir / "sheet.csv"
         sheet, _ = xlsx_to_csv(request.source, converted, sheet=request.sheet)
         staged = staging.stage_csv(cursor, converted, STAGE, request.work_dir, "utf-8", ",")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -131,15 +131,6 @@ class TableSchema:
             if candidate.name == name:
                 return candidate
         raise KeyError(name)
-
-    @property
-    def names(self) -> list[str]:
-        return [f.name for f in self.fields]
-
-    def with_field(self, updated: Field) -> TableSchema:
-        return replace(
-            self, fields=tuple(updated if f.name == updated.name else f for f in self.fields)
-        )
 
     def to_descriptor(self) -> dict[str, Any]:
         return schema_to_descriptor(self)
@@ -325,16 +316,6 @@ def schema_to_descriptor(schema: TableSchema) -> dict[str, Any]:
             for r in schema.rules
         ]
     return descriptor
-
-
-@dataclass
-class SchemaDraft:
-    """An inferred schema awaiting the user's confirmation, with what the sniffer saw."""
-
-    schema: TableSchema
-    delimiter: str = ","
-    encoding: str = "utf-8"
-    sample_rows: list[list[str]] = field(default_factory=list)
 
 
 def schema_from_arrow(table: Any) -> TableSchema:
