@@ -277,7 +277,8 @@ def manage(data_dir: Path | None, args: tuple[str, ...]) -> None:
 
 def _register_app_commands() -> None:
     """Apps add their own commands to the group (imported here to avoid an import cycle)."""
-    import civicloop.datasets.cli  # noqa: F401
+    import civicloop.datasets.cli
+    import civicloop.metrics.cli  # noqa: F401
 
 
 _register_app_commands()

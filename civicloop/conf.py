@@ -83,10 +83,21 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "CIVICLOOP_WAREHOUSE",
-        "Where departments' data and computed series live. `duckdb:///PATH` (default: a DuckDB "
-        "file in the data folder). Other engines arrive with the metric engine.",
+        "Where departments' data lands: every load is validated and versioned in this DuckDB "
+        "file. `duckdb:///PATH` (default: a DuckDB file in the data folder). To compute metrics "
+        "on another engine, see CIVICLOOP_METRIC_ENGINE.",
         "",
         "duckdb:///var/lib/civicloop/warehouse.duckdb",
+        "url",
+    ),
+    Setting(
+        "CIVICLOOP_METRIC_ENGINE",
+        "The engine metrics are computed on, through Ibis: `duckdb` (default: the warehouse "
+        "itself), `postgres://USER@HOST:PORT/DB`, or `spark://local[N]` (PySpark in local mode, "
+        "needs Java 17+). Each dataset version table is copied to another engine the first time "
+        "a metric reads it. The same definitions give the same numbers on each.",
+        "duckdb",
+        "postgres://civicloop@warehouse.example.org:5432/metrics",
         "url",
     ),
     Setting(

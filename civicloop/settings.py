@@ -37,6 +37,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _warehouse_url = env.text("CIVICLOOP_WAREHOUSE") or f"duckdb:///{DATA_DIR / 'warehouse.duckdb'}"
 WAREHOUSE_PATH = warehouse_path_from_url("CIVICLOOP_WAREHOUSE", _warehouse_url)
+METRIC_ENGINE = env.text("CIVICLOOP_METRIC_ENGINE") or "duckdb"
 WAREHOUSE_MEMORY_LIMIT = parse_memory(
     "CIVICLOOP_WAREHOUSE_MEMORY", env.text("CIVICLOOP_WAREHOUSE_MEMORY")
 )
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "civicloop.accounts",
     "civicloop.organizations",
     "civicloop.datasets",
+    "civicloop.metrics",
     "civicloop.demo",
 ]
 

@@ -6,6 +6,7 @@ urlpatterns = [
     path("accounts/", include("civicloop.accounts.urls")),
     path("", include("civicloop.organizations.urls")),
     path("", include("civicloop.datasets.urls")),  # /data/ and its twins /data.json, /data.csv
+    path("", include("civicloop.metrics.urls")),  # /metrics/ and its twins
     path("admin/", admin.site.urls),
 ]
 

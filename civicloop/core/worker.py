@@ -1,4 +1,4 @@
-"""The background worker: runs queued loads outside the request thread.
+"""The background worker: runs queued loads and metric refreshes outside the request thread.
 
 It is a thread inside the `civicloop serve` process rather than a separate server, because
 DuckDB lets one process write the warehouse and the web process already holds it. Work is
@@ -64,6 +64,26 @@ def refresh_due() -> int:
     return len(due)
 
 
+# Set when a metric definition changed; the worker then recomputes what is out of date. Loads
+# recompute their own metrics as they finish, and the worker catches up once when it starts.
+_metrics_due = threading.Event()
+
+
+def enqueue_metric_refresh() -> None:
+    _metrics_due.set()
+    nudge()
+
+
+def refresh_metrics_if_due() -> int:
+    """Recompute out-of-date metrics if a definition changed; returns how many were computed."""
+    if not _metrics_due.is_set():
+        return 0
+    _metrics_due.clear()
+    from civicloop.metrics.services import refresh
+
+    return len(refresh().computed)
+
+
 class Worker(threading.Thread):
     def __init__(self, poll_seconds: float = 1.0) -> None:
         super().__init__(name="civicloop-worker", daemon=True)
@@ -81,9 +101,11 @@ class Worker(threading.Thread):
         except Exception:
             log.exception("reconcile failed")
         last_schedule_check = 0.0
+        _metrics_due.set()  # catch up on anything left out of date by the last process
         while not self.stopping.is_set():
             try:
                 run_pending()
+                refresh_metrics_if_due()
                 if time.monotonic() - last_schedule_check >= 60:
                     last_schedule_check = time.monotonic()
                     refresh_due()

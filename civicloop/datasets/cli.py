@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +94,13 @@ def _schema_table(descriptor: dict[str, Any]) -> Table:
     default=None,
     help="File format (default: from the file name).",
 )
+@click.option(
+    "--data-as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Last day the file's data is complete for, YYYY-MM-DD (e.g. the day an extract was "
+    "taken). Default: the latest day in the data, before today.",
+)
 def ingest(
     data_dir: Path | None,
     file: Path,
@@ -106,6 +114,7 @@ def ingest(
     delimiter: str | None,
     sheet: str | None,
     source_format: str | None,
+    data_as_of: datetime | None,
 ) -> None:
     """Validate FILE and load it as a new version of a dataset (created if new)."""
     if delimiter == "\\t":
@@ -169,6 +178,7 @@ def ingest(
         delimiter=delimiter,
         sheet=sheet,
         source_format=fmt,
+        data_as_of=data_as_of.date() if data_as_of else None,
     )
     run = _run_with_progress(run, warehouse)
     _print_run(run)

@@ -203,7 +203,15 @@ class UploadForm(ReadOptionsMixin, forms.Form):
         label="Rows with problems",
         widget=forms.RadioSelect,
     )
-    field_order = ["file", "mode", "bad_rows", "encoding", "delimiter", "sheet"]
+    data_as_of = forms.DateField(
+        label="Data complete through (optional)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The last day this file's data is complete for, e.g. the day an extract was "
+        "taken mid-month. Metrics count a period only once it is covered. Empty: the latest "
+        "day in the data, before today.",
+    )
+    field_order = ["file", "mode", "bad_rows", "data_as_of", "encoding", "delimiter", "sheet"]
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {"mode": dataset.load_mode, "bad_rows": dataset.bad_rows})

@@ -323,6 +323,12 @@ class DatasetVersion(models.Model):
     schema = models.JSONField(default=dict)
     row_count = models.BigIntegerField()
     rows_quarantined = models.BigIntegerField(default=0)
+    data_as_of = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The last day this data is complete for (e.g. the day an extract was taken). "
+        "Metrics count a period only once the data covers all of it.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,7 @@ from civicloop.datasets.models import (
     IngestRun,
     RunStatus,
 )
+from civicloop.datasets.signals import current_version_changed
 from civicloop.warehouse import Warehouse, quote_identifier
 
 if TYPE_CHECKING:
@@ -218,8 +220,13 @@ def queue_load(
     delimiter: str | None = None,
     sheet: str | None = None,
     source_format: str | None = None,
+    data_as_of: date | None = None,
 ) -> IngestRun:
-    """Archive the raw file and record a run waiting for the worker (or the CLI) to do it."""
+    """Archive the raw file and record a run waiting for the worker (or the CLI) to do it.
+
+    `data_as_of` is the last day the file's data is complete for (an extract taken mid-month
+    covers that month only in part); metrics count a period only once it is covered.
+    """
     fmt = source_format or staging.format_from_name(original_name).value
     archived = archive_source(source, dataset.slug, original_name)
     return IngestRun.objects.create(
@@ -236,6 +243,7 @@ def queue_load(
             "delimiter": delimiter,
             "sheet": sheet,
             "format": fmt,
+            "data_as_of": data_as_of.isoformat() if data_as_of else None,
         },
     )
 
@@ -319,6 +327,7 @@ def run_load_now(
             schema=dataset.schema,
             row_count=outcome.rows_loaded,
             rows_quarantined=outcome.rows_quarantined,
+            data_as_of=_day(options.get("data_as_of")),
             created_by=run.requested_by,
         )
         dataset.current_version = version
@@ -339,6 +348,7 @@ def run_load_now(
         summary = f"Loaded {outcome.rows_in_file:,} rows as version {number}{set_aside}."
         _finish(run, RunStatus.SUCCEEDED, summary)
     point_view(warehouse, dataset)
+    current_version_changed.send(Dataset, dataset=dataset)
     return run
 
 
@@ -403,6 +413,7 @@ def roll_back(
         )
     # The app database decides; the view only follows it (and reconcile re-derives it).
     point_view(Warehouse.default(), dataset)
+    current_version_changed.send(Dataset, dataset=dataset)
     return version
 
 
@@ -435,7 +446,12 @@ def reconcile(warehouse: Warehouse) -> list[str]:
 
 
 def load_arrow_version(
-    dataset: Dataset, data: Any, note: str, fingerprint: str, actor: User | None = None
+    dataset: Dataset,
+    data: Any,
+    note: str,
+    fingerprint: str,
+    actor: User | None = None,
+    data_as_of: date | None = None,
 ) -> DatasetVersion | None:
     """Load trusted, already-typed data (a pyarrow Table, e.g. the demo city's) as a version.
 
@@ -471,6 +487,7 @@ def load_arrow_version(
             mode="replace",
             schema=dataset.schema,
             row_count=rows,
+            data_as_of=data_as_of,
             created_by=actor,
         )
         dataset.current_version = version
@@ -483,7 +500,12 @@ def load_arrow_version(
             note=f"{note}: {rows:,} rows.",
         )
     point_view(warehouse, dataset)
+    current_version_changed.send(Dataset, dataset=dataset)
     return version
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 # --- export --------------------------------------------------------------------------------------

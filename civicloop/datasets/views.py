@@ -349,6 +349,7 @@ def dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
                 mode=form.cleaned_data["mode"],
                 bad_rows=form.cleaned_data["bad_rows"],
                 source_format=form.source_format.value,
+                data_as_of=form.cleaned_data.get("data_as_of"),
                 **form.read_options(),
             )
         except (services.DatasetError, staging.SourceError) as error:

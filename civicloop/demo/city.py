@@ -233,6 +233,8 @@ DATASETS: tuple[DemoDataset, ...] = (
         "daily",
         "Every request residents made to 311 by phone, app, web, email or in person, "
         "with when it was opened and closed.",
+        ("downtown-business",),
+        "Team Clean: cleanliness of the downtown and waterfront corridors.",
     ),
     DemoDataset(
         "refuse_collection",
@@ -242,6 +244,8 @@ DATASETS: tuple[DemoDataset, ...] = (
         "internal",
         "weekly",
         "Scheduled and missed refuse collections per district per week.",
+        ("downtown-business",),
+        "Team Clean: cleanliness of the downtown and waterfront corridors.",
     ),
     DemoDataset(
         "shootings",
@@ -252,7 +256,13 @@ DATASETS: tuple[DemoDataset, ...] = (
         "weekly",
         "Shootings and homicides per district per week. Counts are small: publish "
         "only with suppression.",
-        ("human-services", "eastbay-neighbors", "alderport-unified"),
+        (
+            "human-services",
+            "eastbay-neighbors",
+            "alderport-unified",
+            "city-administrator",
+            "economic-workforce",
+        ),
         "Team Safe: targeting violence-interruption outreach and school safe routes.",
     ),
     DemoDataset(
@@ -274,6 +284,18 @@ DATASETS: tuple[DemoDataset, ...] = (
         "internal",
         "weekly",
         "Residents' ratings (1 to 5) after a request was closed.",
+        ("downtown-business",),
+        "Team Clean: how residents rate clean-ups on the corridors.",
+    ),
+    DemoDataset(
+        "district_population",
+        "Population by council district",
+        "city-administrator",
+        "daniel.reyes",
+        "public",
+        "annually",
+        "Residents per council district (the planning estimate): the denominator for rates "
+        "per 100,000 residents.",
     ),
 )
 

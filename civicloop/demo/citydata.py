@@ -716,6 +716,19 @@ def _survey_table(rng: np.random.Generator, tl: Timeline, req: _Requests, scale:
     )
 
 
+# --- population -----------------------------------------------------------------------------
+
+
+def _population_table() -> pa.Table:
+    """Residents per district (the census estimate the city plans with): rates' denominators."""
+    return pa.table(
+        {
+            "district": pa.array(DISTRICTS),
+            "population": pa.array(_POPULATION.astype(np.int64)),
+        }
+    )
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 
@@ -738,4 +751,5 @@ def generate_city_data(
         "shootings": _shootings_table(streams[2], tl),
         "housing": _housing_table(streams[3], tl),
         "satisfaction_survey": _survey_table(streams[4], tl, requests, scale),
+        "district_population": _population_table(),
     }

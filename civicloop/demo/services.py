@@ -23,6 +23,7 @@ class DemoResult:
     city: city.CityCounts
     table_rows: dict[str, int]
     password: str
+    metrics: int = 0
 
 
 def load_demo(
@@ -51,7 +52,21 @@ def load_demo(
         rows[spec.slug] = table.num_rows
     if progress:
         progress("", len(tables), len(tables))
-    return DemoResult(counts, rows, password)
+    metrics = define_demo_metrics()
+    return DemoResult(counts, rows, password, metrics)
+
+
+def define_demo_metrics() -> int:
+    """Save the demo's metric definitions (a new version only where one changed), then compute
+    whatever is not up to date. Returns how many metrics the demo has."""
+    from civicloop.demo.metrics import demo_metric_definitions
+    from civicloop.metrics.services import refresh, save_definition
+
+    definitions = demo_metric_definitions()
+    for data in definitions:
+        save_definition(data, None, "Defined by the demo city.")
+    refresh()
+    return len(definitions)
 
 
 def register_dataset(spec: city.DemoDataset, table: object, warehouse: Warehouse) -> Dataset:

@@ -195,7 +195,11 @@ def test_cli_reference_documents_every_command_and_option(tmp_path: Path) -> Non
 
     page = (DOCS / "cli.md").read_text(encoding="utf-8")
     missing = []
-    for name, command in main.commands.items():
+    commands = list(main.commands.items())
+    for name, group in list(commands):
+        if isinstance(group, click.Group):
+            commands += [(f"{name} {sub}", cmd) for sub, cmd in group.commands.items()]
+    for name, command in commands:
         if f"civicloop {name}" not in page:
             missing.append(f"civicloop {name}")
         for param in command.params:

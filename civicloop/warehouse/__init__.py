@@ -92,6 +92,10 @@ class Warehouse:
             self._instances.pop(self.path, None)
         self._connection.close()
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of one's own for a long-lived reader (the metric engine); close it after."""
+        return self._connection.cursor()
+
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         cursor = self._connection.cursor()

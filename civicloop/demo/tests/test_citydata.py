@@ -76,6 +76,7 @@ def test_pilot_and_storm_land_inside_the_data(as_of: date) -> None:
 
 
 EXPECTED_COLUMNS = {
+    "district_population": ["district", "population"],
     "service_requests": [
         "request_id",
         "request_type",
@@ -117,7 +118,19 @@ def test_same_seed_gives_identical_tables(tables: dict[str, pa.Table]) -> None:
 def test_different_seed_gives_different_tables(tables: dict[str, pa.Table]) -> None:
     other = generate_city_data(seed=7, scale=1.0, as_of=AS_OF)
     for name, table in tables.items():
+        if name == "district_population":
+            continue  # the planning estimate, not drawn at random: see the next test
         assert not other[name].equals(table), name
+
+
+def test_population_is_the_citys_planning_estimate_for_every_seed(
+    tables: dict[str, pa.Table],
+) -> None:
+    population = tables["district_population"]
+    assert population.column("district").to_pylist() == list(DISTRICTS)
+    assert sum(population.column("population").to_pylist()) == 430_000
+    other = generate_city_data(seed=7, scale=3.0, as_of=AS_OF)["district_population"]
+    assert other.equals(population)
 
 
 def test_scale_multiplies_event_rows_only(tables: dict[str, pa.Table]) -> None:

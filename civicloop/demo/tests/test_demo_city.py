@@ -22,6 +22,7 @@ from civicloop.warehouse import Warehouse
 AS_OF = date(2026, 11, 18)
 WAREHOUSE_TABLES = {
     "service_requests",
+    "district_population",
     "refuse_collection",
     "shootings",
     "housing",

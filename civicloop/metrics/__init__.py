@@ -1,0 +1,1 @@
+"""Metric definitions: what is counted, filtered and compared, and how it is computed."""

@@ -1,0 +1,219 @@
+"""Plain-data views of metrics, shared by the pages and their JSON/CSV twins."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from django.urls import reverse
+from django.utils import timezone
+
+from civicloop.metrics import charts
+from civicloop.metrics.definition import Direction
+from civicloop.metrics.describe import describe
+from civicloop.metrics.models import Metric, Series
+from civicloop.metrics.periods import period_label
+from civicloop.metrics.services import agreement_for, latest_run
+
+if TYPE_CHECKING:
+    from civicloop.accounts.models import User
+
+
+def _format(value: float | None, decimals: int) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{decimals}f}"
+
+
+def metric_list_data(user: User) -> dict[str, Any]:
+    metrics = (
+        Metric.objects.visible_to(user)
+        .exclude(current_version=None)
+        .select_related("team", "owner", "dataset", "current_version")
+        .order_by("team__name", "name")
+    )
+    rows = []
+    for metric in metrics:
+        run = latest_run(metric)
+        total = run.series.filter(breakdown="").first() if run else None
+        definition = metric.current_version.definition if metric.current_version else {}
+        decimals = int(definition.get("decimals", 0))
+        latest = None
+        if total is not None and total.values:
+            latest = {"period": total.periods[-1], "value": total.values[-1]}
+        rows.append(
+            {
+                "slug": metric.slug,
+                "name": metric.name,
+                "url": metric.get_absolute_url(),
+                "team": metric.team.name,
+                "owner": metric.owner.name,
+                "dataset": metric.dataset.slug,
+                "version": metric.current_version.number if metric.current_version else None,
+                "agreement": agreement_for(metric).summary,
+                "unit": definition.get("unit", ""),
+                "latest": latest,
+                "latest_text": _format(latest["value"], decimals) if latest else "—",
+                "public": metric.is_public,
+            }
+        )
+    return {"metrics": rows}
+
+
+def _series_choice(
+    run: Any, breakdown: str, value: str
+) -> tuple[Series | None, list[dict[str, Any]]]:
+    """The series asked for (the total by default) and the choices for the selector."""
+    all_series = list(run.series.all()) if run else []
+    choices = [
+        {
+            "breakdown": s.breakdown,
+            "value": s.value,
+            "label": f"{s.value} ({s.breakdown.replace('_', ' ')})" if s.breakdown else "Total",
+            "selected": s.breakdown == breakdown and s.value == value,
+        }
+        for s in all_series
+    ]
+    chosen = next((s for s in all_series if s.breakdown == breakdown and s.value == value), None)
+    if chosen is None:
+        chosen = next((s for s in all_series if not s.breakdown), None)
+        for choice in choices:
+            choice["selected"] = not choice["breakdown"]
+    return chosen, choices
+
+
+def metric_detail_data(
+    metric: Metric, user: User, breakdown: str = "", value: str = ""
+) -> dict[str, Any]:
+    version = metric.current_version
+    assert version is not None
+    definition = version.parsed()
+    run = latest_run(metric)
+    series, choices = _series_choice(run, breakdown, value)
+    periods = [date.fromisoformat(p) for p in series.periods] if series else []
+    values = list(series.values) if series else []
+    grain = definition.time.grain
+    fiscal = definition.time.fiscal_year_start
+    target = definition.target
+    rows = []
+    for index, period in enumerate(periods):
+        point_target = target.value_on(period) if target else None
+        rows.append(
+            {
+                "period": period.isoformat(),
+                "label": period_label(period, grain, fiscal),
+                "value": values[index],
+                "value_text": _format(values[index], definition.decimals),
+                "numerator": series.numerators[index] if series and series.numerators else None,
+                "denominator": series.denominators[index]
+                if series and series.denominators
+                else None,
+                "target": point_target,
+            }
+        )
+    current_target = target.value_on(timezone.localdate()) if target else None
+    label = (
+        "Total" if series is None or not series.breakdown else f"{series.breakdown}: {series.value}"
+    )
+    summary = ""
+    known = [r for r in rows if r["value"] is not None]
+    if known:
+        summary = (
+            f"{metric.name}, {label}: {len(rows)} {grain.value}s from {known[0]['label']} to "
+            f"{known[-1]['label']}; latest {known[-1]['value_text']} {definition.unit}, lowest "
+            f"{_format(min(r['value'] for r in known), definition.decimals)}, highest "
+            f"{_format(max(r['value'] for r in known), definition.decimals)}."
+        )
+    agreement = agreement_for(metric)
+    dataset = metric.dataset
+    dataset_version = run.dataset_version if run else None
+    lineage = {
+        "dataset": dataset.name,
+        "dataset_slug": dataset.slug,
+        "dataset_url": dataset.get_absolute_url(),
+        "source": dataset.get_source_kind_display(),
+        "dataset_version": dataset_version.number if dataset_version else None,
+        "dataset_current_version": dataset.current_version.number
+        if dataset.current_version
+        else None,
+        "last_load": dataset.last_loaded_at.isoformat() if dataset.last_loaded_at else None,
+        "freshness": dataset.freshness,
+        "stale": dataset.is_stale,
+        "computed_at": run.computed_at.isoformat() if run else None,
+        "metric_version": run.metric_version.number if run else None,
+        "complete_through": run.complete_through.isoformat()
+        if run and run.complete_through
+        else None,
+        "engine": run.engine if run else None,
+        "rows": run.rows if run else None,
+        "warnings": run.warnings if run else [],
+        "out_of_date": bool(run and run.metric_version_id != version.pk),
+    }
+    if metric.population_dataset is not None:
+        lineage["population_dataset"] = metric.population_dataset.name
+    org = metric.agreeing_organization(user)
+    return {
+        "metric": {
+            "slug": metric.slug,
+            "name": metric.name,
+            "question": definition.question,
+            "description": definition.description,
+            "caveats": definition.caveats,
+            "team": metric.team.name,
+            "team_url": metric.team.get_absolute_url(),
+            "owner": metric.owner.name,
+            "steward": metric.steward.full_name if metric.steward else None,
+            "unit": definition.unit,
+            "direction": definition.direction.value,
+            "direction_text": {
+                Direction.HIGHER_IS_BETTER: "Higher is better",
+                Direction.LOWER_IS_BETTER: "Lower is better",
+                Direction.NEUTRAL: "Neither higher nor lower is better",
+            }[definition.direction],
+            "grain": grain.value,
+            "target": current_target,
+            "public": metric.is_public,
+            "suppress_below": definition.suppress_below,
+            "version": version.number,
+            "version_reason": version.reason,
+            "version_at": version.created_at.isoformat(),
+            "plain_language": describe(definition),
+            "definition": version.definition,
+        },
+        "agreement": {
+            "summary": agreement.summary,
+            "agreed": [
+                {
+                    "organization": s.organization.name,
+                    "person": s.person.full_name if s.person else None,
+                    "at": s.at.isoformat(),
+                    "comment": s.comment,
+                }
+                for s in agreement.agreed
+            ],
+            "waiting": [o.name for o in agreement.waiting],
+            "you_may_agree_for": org.name if org and org in agreement.waiting else None,
+        },
+        "lineage": lineage,
+        "series": {
+            "breakdown": series.breakdown if series else "",
+            "value": series.value if series else "",
+            "label": label,
+            "choices": choices,
+            "points": rows,
+            "summary": summary,
+        },
+        "chart": {
+            "vega_lite": charts.vega_lite_spec(
+                metric.name, definition.unit, [r["period"] for r in rows], values, current_target
+            ),
+        },
+        "links": {
+            "json": reverse("metrics:metric_detail_json", kwargs={"slug": metric.slug}),
+            "csv": reverse("metrics:metric_detail_csv", kwargs={"slug": metric.slug}),
+            "history": reverse("metrics:metric_history", kwargs={"slug": metric.slug}),
+        },
+        "_svg": charts.line_svg(
+            f"{metric.name} ({label})", definition.unit, periods, values, current_target, summary
+        ),
+    }
