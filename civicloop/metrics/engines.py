@@ -13,9 +13,13 @@ Pure: no Django.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,7 +59,10 @@ class Engine:
         with self._lock:
             if self.has_table(name):
                 return
-            self.backend.create_table(name, arrow(), overwrite=True)
+            if self.name == "pyspark":
+                _spark_view_from_arrow(self.backend._session, name, arrow())
+            else:
+                self.backend.create_table(name, arrow(), overwrite=True)
             self._known.add(name)
 
     def execute(self, expression: ir.Expr) -> Any:
@@ -71,6 +78,18 @@ class Engine:
         disconnect = getattr(self.backend, "disconnect", None)
         if disconnect is not None and self.name != "duckdb":
             disconnect()
+
+
+def _spark_view_from_arrow(session: Any, name: str, data: Any) -> None:
+    """Hand Spark the table as Parquet: timestamps stay zone-less (Spark reads them as
+    TIMESTAMP_NTZ) instead of being shifted through the process's local time zone."""
+    import pyarrow.parquet as pq
+
+    folder = Path(session.conf.get("spark.sql.warehouse.dir").removeprefix("file:")) / "copies"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.parquet"
+    pq.write_table(data, path)
+    session.read.parquet(str(path)).createOrReplaceTempView(name)
 
 
 def duckdb_engine(connection: Any) -> Engine:
@@ -90,15 +109,24 @@ def spark_session(master: str) -> Any:
             raise EngineError(
                 "The spark engine needs PySpark: pip install 'civicloop[spark]' (and Java 17+)."
             ) from None
+        # Spark keeps managed tables in a folder: one of this process's own, removed at exit.
+        warehouse_dir = tempfile.mkdtemp(prefix="civicloop-spark-")
+        atexit.register(shutil.rmtree, warehouse_dir, ignore_errors=True)
         session = (
             SparkSession.builder.master(master)
+            .config("spark.sql.warehouse.dir", warehouse_dir)
             .appName("civicloop")
             .config("spark.ui.enabled", "false")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
+            # Timestamps are wall-clock times without a zone: keep Spark and its JVM in UTC,
+            # or a duration across a daylight-saving change gains or loses an hour.
             .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+            .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.sql.ansi.enabled", "false")
+            .config("spark.sql.parquet.inferTimestampNTZ.enabled", "true")
             .getOrCreate()
         )
         session.sparkContext.setLogLevel("ERROR")
@@ -108,14 +136,14 @@ def spark_session(master: str) -> Any:
 
 def connect_engine(url: str, duckdb_connection: Any = None) -> Engine:
     """The engine a URL names. An empty URL or `duckdb` means the warehouse's DuckDB."""
-    scheme = urlsplit(url).scheme.lower() if "://" in url else url.lower()
+    scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
     if scheme in ("", "duckdb"):
         if duckdb_connection is None:
             raise EngineError("The duckdb engine needs the warehouse's connection.")
         return duckdb_engine(duckdb_connection)
     if scheme in ("postgres", "postgresql"):
         try:
-            backend = ibis.postgres.connect(url=url.replace("postgresql://", "postgres://", 1))
+            backend = ibis.connect(url.replace("postgresql://", "postgres://", 1))
         except Exception as error:  # the driver's errors vary; the message is what matters
             raise EngineError(
                 f"Cannot connect to the PostgreSQL engine at {_redacted(url)}: "

@@ -9,6 +9,7 @@ filters, the engine). A definition that fails any layer is not saved.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -85,15 +86,20 @@ def default_engine() -> Engine:
 
 def table_for(engine: Engine, version: DatasetVersion) -> Any:
     """The version's table on the engine, copied there first if the engine is not DuckDB."""
-    if engine.name != "duckdb":
-        name = version.table_name
+    if engine.name == "duckdb":
+        return engine.table(version.table_name)
+    # The copy's name says which warehouse and which load it came from, so a second civicloop
+    # (or a rebuilt warehouse reusing table names) never reads another's copy.
+    origin = f"{settings.WAREHOUSE_PATH}:{version.pk}:{version.created_at.isoformat()}"
+    name = f"{version.table_name}_{hashlib.sha256(origin.encode()).hexdigest()[:10]}"
+    source = version.table_name
 
-        def arrow() -> Any:
-            with Warehouse.default().read() as cursor:
-                return cursor.execute(f'SELECT * FROM "{name}"').to_arrow_table()  # noqa: S608
+    def arrow() -> Any:
+        with Warehouse.default().read() as cursor:
+            return cursor.execute(f'SELECT * FROM "{source}"').to_arrow_table()  # noqa: S608
 
-        engine.ensure_table(name, arrow)
-    return engine.table(version.table_name)
+    engine.ensure_table(name, arrow)
+    return engine.table(name)
 
 
 # --- checking --------------------------------------------------------------------------------
