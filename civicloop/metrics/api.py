@@ -9,11 +9,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from civicloop.metrics import charts
-from civicloop.metrics.definition import Direction
+from civicloop.metrics.definition import Aggregate, CalculationKind, Direction
 from civicloop.metrics.describe import describe
 from civicloop.metrics.models import Metric, Series
 from civicloop.metrics.periods import period_label
 from civicloop.metrics.services import agreement_for, latest_run
+from civicloop.metrics.suppression import suppress
 
 if TYPE_CHECKING:
     from civicloop.accounts.models import User
@@ -40,7 +41,11 @@ def metric_list_data(user: User) -> dict[str, Any]:
         decimals = int(definition.get("decimals", 0))
         latest = None
         if total is not None and total.values:
-            latest = {"period": total.periods[-1], "value": total.values[-1]}
+            last = total.values[-1]
+            parsed = metric.current_version.parsed() if metric.current_version else None
+            if parsed and parsed.suppress_below and sees_only_public(metric, user):
+                last = _suppressed_values(metric, parsed, run, total)[-1]
+            latest = {"period": total.periods[-1], "value": last}
         rows.append(
             {
                 "slug": metric.slug,
@@ -82,6 +87,38 @@ def _series_choice(
     return chosen, choices
 
 
+def sees_only_public(metric: Metric, user: User) -> bool:
+    """Whether this person sees the metric only because it is public: small counts are hidden
+    from them (the team, with the data's agreement, sees every number)."""
+    if user.is_superuser:
+        return False
+    return metric.is_public and not (metric.team.role_of(user) and metric.dataset.can_view(user))
+
+
+def _suppressed_values(
+    metric: Metric, definition: Any, run: Any, series: Series
+) -> list[float | None]:
+    """The series' values with small counts hidden, checked against its breakdown's cells."""
+    threshold = definition.suppress_below
+    if not threshold or not counts_people(definition):
+        return list(series.values)
+    ratio = definition.calculation.kind is not CalculationKind.SIMPLE
+    siblings = list(run.series.filter(breakdown__in=["", series.breakdown]))
+    counts = {s.value: (s.numerators if ratio else s.values) for s in siblings if s.breakdown}
+    total = next(s for s in siblings if not s.breakdown)
+    shown_total, shown = suppress(
+        total.numerators if ratio else total.values, counts if series.breakdown else {}, threshold
+    )
+    kept = shown_total if not series.breakdown else shown[series.value]
+    return [v if k is not None else None for v, k in zip(series.values, kept, strict=True)]
+
+
+def counts_people(definition: Any) -> bool:
+    """Suppression applies to counts (and to the numerators of ratios and rates)."""
+    measure = definition.calculation.measure
+    return measure.aggregate.is_count or measure.aggregate is Aggregate.SUM
+
+
 def metric_detail_data(
     metric: Metric, user: User, breakdown: str = "", value: str = ""
 ) -> dict[str, Any]:
@@ -92,6 +129,9 @@ def metric_detail_data(
     series, choices = _series_choice(run, breakdown, value)
     periods = [date.fromisoformat(p) for p in series.periods] if series else []
     values = list(series.values) if series else []
+    suppressed = bool(series and definition.suppress_below and sees_only_public(metric, user))
+    if suppressed and series is not None:
+        values = _suppressed_values(metric, definition, run, series)
     grain = definition.time.grain
     fiscal = definition.time.fiscal_year_start
     target = definition.target
@@ -104,9 +144,11 @@ def metric_detail_data(
                 "label": period_label(period, grain, fiscal),
                 "value": values[index],
                 "value_text": _format(values[index], definition.decimals),
-                "numerator": series.numerators[index] if series and series.numerators else None,
+                "numerator": series.numerators[index]
+                if series and series.numerators and not suppressed
+                else None,
                 "denominator": series.denominators[index]
-                if series and series.denominators
+                if series and series.denominators and not suppressed
                 else None,
                 "target": point_target,
             }
@@ -140,6 +182,7 @@ def metric_detail_data(
         "freshness": dataset.freshness,
         "stale": dataset.is_stale,
         "computed_at": run.computed_at.isoformat() if run else None,
+        "computed_text": f"{timezone.localtime(run.computed_at):%d %b %Y, %H:%M}" if run else None,
         "metric_version": run.metric_version.number if run else None,
         "complete_through": run.complete_through.isoformat()
         if run and run.complete_through
@@ -174,9 +217,11 @@ def metric_detail_data(
             "target": current_target,
             "public": metric.is_public,
             "suppress_below": definition.suppress_below,
+            "suppressed": suppressed,
             "version": version.number,
             "version_reason": version.reason,
             "version_at": version.created_at.isoformat(),
+            "version_text": f"{timezone.localtime(version.created_at):%d %b %Y, %H:%M}",
             "plain_language": describe(definition),
             "definition": version.definition,
         },

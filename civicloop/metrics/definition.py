@@ -257,6 +257,8 @@ class _Reader:
                 return str(value)
             self.fail(where, f"must be text, not {value!r}")
             return ""
+        # Browsers send line breaks as CRLF: an untouched form must not read as a change.
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
         if limit and len(value) > limit:
             self.fail(where, f"is {len(value)} characters long; keep it under {limit}")
         return value.strip()

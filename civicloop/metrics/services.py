@@ -105,13 +105,19 @@ def table_for(engine: Engine, version: DatasetVersion) -> Any:
 # --- checking --------------------------------------------------------------------------------
 
 
-def resolve(definition: MetricDefinition) -> Resolved:
-    """Find the team, organizations, steward and datasets a definition names."""
+def resolve(definition: MetricDefinition, author: User | None = None) -> Resolved:
+    """Find the team, organizations, steward and datasets a definition names.
+
+    With an author, teams and datasets they may not see are treated as missing, and never
+    suggested: a refusal must not reveal that they exist.
+    """
     problems: list[tuple[str, str]] = []
-    team = Team.objects.filter(slug=definition.team).first()
+    teams = Team.objects.visible_to(author) if author is not None else Team.objects.all()
+    datasets = Dataset.objects.visible_to(author) if author is not None else Dataset.objects.all()
+    team = teams.filter(slug=definition.team).first()
     if team is None:
-        known = ", ".join(Team.objects.values_list("slug", flat=True)[:20]) or "none yet"
-        problems.append(("team", f"there is no team {definition.team!r} (teams: {known})"))
+        known = ", ".join(teams.values_list("slug", flat=True)[:20]) or "none you are on"
+        problems.append(("team", f"there is no team {definition.team!r} (your teams: {known})"))
     owner = Organization.objects.filter(slug=definition.owner).first()
     if owner is None:
         known = ", ".join(Organization.objects.values_list("slug", flat=True)[:20]) or "none"
@@ -125,28 +131,30 @@ def resolve(definition: MetricDefinition) -> Resolved:
             problems.append(
                 ("steward", f"nobody signs in as {definition.steward!r}: give a person's email")
             )
-    dataset = Dataset.objects.filter(slug=definition.dataset).first()
+    dataset = datasets.filter(slug=definition.dataset).first()
     if dataset is None:
-        problems.append(("dataset", _no_dataset(definition.dataset)))
+        problems.append(("dataset", _no_dataset(definition.dataset, datasets)))
     population = None
     spec = definition.calculation.population
     if spec is not None:
-        population = Dataset.objects.filter(slug=spec.dataset).first()
+        population = datasets.filter(slug=spec.dataset).first()
         if population is None:
-            problems.append(("measure.rate.population.dataset", _no_dataset(spec.dataset)))
+            problems.append(
+                ("measure.rate.population.dataset", _no_dataset(spec.dataset, datasets))
+            )
     if problems:
         raise MetricError(problems)
     assert team is not None and owner is not None and dataset is not None
     return Resolved(definition, team, owner, steward, dataset, population)
 
 
-def _no_dataset(slug: str) -> str:
+def _no_dataset(slug: str, datasets: QuerySet[Dataset]) -> str:
     import difflib
 
-    names = list(Dataset.objects.values_list("slug", flat=True))
+    names = list(datasets.values_list("slug", flat=True))
     close = difflib.get_close_matches(slug, names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"there is no dataset {slug!r}{hint}; datasets: {', '.join(names) or 'none yet'}"
+    return f"there is no dataset {slug!r}{hint}; datasets you may use: {', '.join(names) or 'none'}"
 
 
 def check_exposure(resolved: Resolved) -> list[tuple[str, str]]:
@@ -275,7 +283,7 @@ def save_definition(
     definition = data if isinstance(data, MetricDefinition) else parse(data)
     if not reason.strip():
         raise MetricError([("reason", "say why the definition changes; it goes in the history")])
-    resolved = resolve(definition)
+    resolved = resolve(definition, author if check_permission else None)
     metric = Metric.objects.filter(slug=definition.id).first()
     if check_permission and author is not None:
         _check_may_save(author, metric, resolved)

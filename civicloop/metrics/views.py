@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -142,6 +143,7 @@ def metric_history(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> H
             {
                 "number": e["version"].number,
                 "at": e["version"].created_at.isoformat(),
+                "at_text": f"{timezone.localtime(e['version'].created_at):%d %b %Y, %H:%M}",
                 "author": e["version"].author.full_name if e["version"].author else "civicloop",
                 "reason": e["version"].reason,
                 "current": e["version"].pk == metric.current_version_id,

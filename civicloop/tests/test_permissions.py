@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -69,6 +70,54 @@ DATA_MANAGE_POSTED = {**DATA_MANAGES, "lead": 302}
 # Anyone may ask; only organization administrators (and administrators) create datasets.
 DATA_CREATES = {**ORG_EDITS}
 UPLOAD = {"file": ("litter.csv", LITTER_CSV)}
+
+# Metrics: Team Clean's weekly count of litter reports (steward: the lead). Team members who
+# may see the data read it; only the steward changes it (the editor, viewer and guest are
+# refused, 403); the outsider is not told it exists (404). Leads and members of any team may
+# define new metrics (the outsider leads Team Safe), but only for a team they edit.
+METRIC = {"slug": "litter-reports-weekly"}
+METRIC_DEFINITION = {
+    "id": "litter-reports-weekly",
+    "name": "Litter reports per week",
+    "question": "How many litter reports do residents make each week?",
+    "team": "team-clean",
+    "owner": "public-works",
+    "steward": "lead@example.org",
+    "dataset": "litter_reports",
+    "measure": {"aggregate": "count"},
+    "time": {"column": "reported_on", "grain": "week"},
+    "direction": "neutral",
+}
+METRIC_READS = {**TEAM_READS}
+METRIC_CHANGES = {**TEAM_MANAGES}
+METRIC_CHANGE_POSTED = {**METRIC_CHANGES, "lead": 302}
+METRIC_CREATES = {**TEAM_EDITS, "outsider": 200}
+# The outsider may create metrics for Team Safe, but Team Clean does not exist for them: the
+# form comes back refusing the unknown team (nothing is saved), rather than a 403 that would
+# confirm the team is there.
+METRIC_CREATE_POSTED = {**TEAM_EDIT_POSTED, "outsider": 200}
+METRIC_AGREES = {**TEAM_EDIT_POSTED, "guest": 302}
+METRIC_EDIT_FORM = {
+    "name": "Litter reports each week",
+    "question": METRIC_DEFINITION["question"],
+    "grain": "week",
+    "decimals": "0",
+    "direction": "neutral",
+    "chart_type": "xmr",
+    "screening": "on",
+    "reason": "A clearer name.",
+}
+METRIC_YAML_FORM = {
+    "definition": yaml.safe_dump({**METRIC_DEFINITION, "name": "Litter reports each week"}),
+    "reason": "A clearer name.",
+}
+METRIC_NEW_FORM = {
+    "definition": yaml.safe_dump(
+        {**METRIC_DEFINITION, "id": "bags-per-week", "name": "Bags per week"}
+        | {"measure": {"aggregate": "sum", "column": "bags"}}
+    ),
+    "reason": "Crews asked for it.",
+}
 
 CASES = [
     Case("organizations:my_teams", "get", EVERYONE_READS),
@@ -173,6 +222,21 @@ CASES = [
         {},
         {"editor": "json", "descriptor_json": json.dumps(LITTER_SCHEMA)},
     ),
+    Case("metrics:metric_list", "get", EVERYONE_READS),
+    Case("metrics:metric_list_json", "get", EVERYONE_READS),
+    Case("metrics:metric_list_csv", "get", EVERYONE_READS),
+    Case("metrics:metric_detail", "get", METRIC_READS, METRIC),
+    Case("metrics:metric_detail_json", "get", METRIC_READS, METRIC),
+    Case("metrics:metric_detail_csv", "get", METRIC_READS, METRIC),
+    Case("metrics:metric_history", "get", METRIC_READS, METRIC),
+    Case("metrics:metric_history_json", "get", METRIC_READS, METRIC),
+    Case("metrics:metric_edit", "get", METRIC_CHANGES, METRIC),
+    Case("metrics:metric_edit", "post", METRIC_CHANGE_POSTED, METRIC, METRIC_EDIT_FORM),
+    Case("metrics:metric_edit_yaml", "get", METRIC_CHANGES, METRIC),
+    Case("metrics:metric_edit_yaml", "post", METRIC_CHANGE_POSTED, METRIC, METRIC_YAML_FORM),
+    Case("metrics:metric_new", "get", METRIC_CREATES),
+    Case("metrics:metric_new", "post", METRIC_CREATE_POSTED, {}, METRIC_NEW_FORM),
+    Case("metrics:metric_agree", "post", METRIC_AGREES, METRIC, {"comment": ""}),
     Case("core:home", "get", {p: 302 for p in EVERYONE_READS}),
     Case("accounts:password_change", "get", {**EVERYONE_READS}),
     Case("accounts:password_change_done", "get", {**EVERYONE_READS}),
@@ -212,12 +276,24 @@ def _load_two_versions(personas, folder) -> int:  # type: ignore[no-untyped-def]
     return first.pk
 
 
+def _make_metric() -> None:
+    """Team Clean's metric, saved as a trusted import would (no data loaded: the pages work
+    before the first computation too)."""
+    from civicloop.metrics import services
+
+    _, version = services.save_definition(METRIC_DEFINITION, None, "First definition.")
+    assert version is not None
+
+
 def _resolve_kwargs(case: Case, personas, request, client) -> dict[str, object]:  # type: ignore[no-untyped-def]
     if case.url_name == "organizations:member_change":
         viewer_membership = Membership.objects.get(team=personas.team, person=personas.viewer)
         return {**case.kwargs, "pk": viewer_membership.pk}
     if case.url_name.startswith("datasets:"):
         request.getfixturevalue("data_dir")  # a throwaway warehouse and archive
+    if case.url_name.startswith("metrics:"):
+        request.getfixturevalue("data_dir")
+        _make_metric()
     if case.url_name in DATA_WITH_LOADS:
         folder = request.getfixturevalue("tmp_path")
         run_id = _load_two_versions(personas, folder)
