@@ -1,6 +1,10 @@
-"""`python -m benchmarks`: run every benchmark (today, the ingest benchmark) and update the docs.
+"""`python -m benchmarks`: the benchmarks, each of which updates its part of docs/performance.md.
 
-Options are passed on to the ingest benchmark; see `python -m benchmarks --help`.
+    python -m benchmarks [OPTIONS]            # the ingest benchmark (issue 3), as before
+    python -m benchmarks ingest [OPTIONS]     # the same, by name
+    python -m benchmarks metrics [OPTIONS]    # the metric refresh benchmark (issue 4)
+
+Options are passed on to the benchmark; see `python -m benchmarks [ingest|metrics] --help`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,15 @@ from benchmarks import ingest
 
 
 def main() -> None:
-    ingest.main(sys.argv[1:])
+    argv = sys.argv[1:]
+    if argv and argv[0] == "metrics":
+        from benchmarks import metrics
+
+        metrics.main(argv[1:])
+    elif argv and argv[0] == "ingest":
+        ingest.main(argv[1:])
+    else:
+        ingest.main(argv)
 
 
 if __name__ == "__main__":

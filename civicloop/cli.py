@@ -132,7 +132,7 @@ def demo(
     c = result.city
     console.print(
         f"Alderport: {c.organizations} organizations, {c.people} people, {c.teams} teams, "
-        f"{c.memberships} memberships."
+        f"{c.memberships} memberships; {result.metrics} shared metrics, computed."
     )
     logins = Table(title="Demo logins (password for all: " + result.password + ")")
     logins.add_column("email")

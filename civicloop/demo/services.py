@@ -65,8 +65,39 @@ def define_demo_metrics() -> int:
     definitions = demo_metric_definitions()
     for data in definitions:
         save_definition(data, None, "Defined by the demo city.")
+    _demo_signoffs()
     refresh()
     return len(definitions)
+
+
+# Who has agreed to what, so the demo shows agreement part-way: Team Clean's headline
+# measures are agreed by most partners, and the business association is still reading them.
+_SIGNOFFS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "dumping-days-to-close-weekly",
+        ("grace.lin", "amara.okafor", "olivia.grant", "leila.haddad", "tom.becker"),
+    ),
+    ("illegal-dumping-requests-weekly", ("grace.lin", "amara.okafor", "olivia.grant")),
+    ("encampment-requests-weekly", ("leila.haddad", "grace.lin")),
+    ("shootings-weekly", ("james.oconnor", "amara.okafor", "malik.johnson", "erin.walsh")),
+    ("people-housed-monthly", ("hannah.kim", "rosa.delgado")),
+    ("customer-satisfaction-monthly", ("olivia.grant", "sofia.alvarez")),
+)
+
+
+def _demo_signoffs() -> None:
+    from civicloop.metrics.models import Metric
+    from civicloop.metrics.services import agree
+
+    for slug, keys in _SIGNOFFS:
+        metric = Metric.objects.get(slug=slug)
+        assert metric.current_version is not None
+        done = set(metric.current_version.signoffs.values_list("organization__slug", flat=True))
+        for key in keys:
+            person = User.objects.get(email=city.email_for(key))
+            if person.organization is not None and person.organization.slug not in done:
+                agree(metric, person, "Agreed at the team's definitions workshop.")
+                done.add(person.organization.slug)
 
 
 def register_dataset(spec: city.DemoDataset, table: object, warehouse: Warehouse) -> Dataset:

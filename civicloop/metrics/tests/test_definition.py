@@ -200,3 +200,19 @@ def test_only_periods_the_data_covers_in_full_are_complete() -> None:
         date(2025, 3, 1),
     )
     assert len(periods_between(date(2025, 1, 6), date(2025, 4, 7), Grain.WEEK)) == 14
+
+
+def test_every_definition_key_is_documented() -> None:
+    """docs/metrics.md must explain every key a definition may have."""
+    from pathlib import Path
+
+    from civicloop.metrics import definition
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "metrics.md").read_text("utf-8")
+    keys = [k for k in definition._TOP_KEYS if k not in ("time", "target", "chart")]
+    keys += [f"time.{k}" for k in ("column", "grain", "fiscal_year_start", "complete_periods_only")]
+    keys += ["time.zero_fill", "target.value", "target.trajectory"]
+    keys += [f"chart.{k}" for k in ("type", "baseline_points", "screening", "rebases")]
+    keys += [a.value for a in Aggregate] + ["duration", "ratio", "rate", "multiplier", "per"]
+    missing = [key for key in keys if f"`{key}" not in page]
+    assert not missing, f"document in docs/metrics.md: {missing}"
