@@ -257,6 +257,23 @@ def database_from_url(name: str, url: str) -> dict[str, Any]:
     )
 
 
+def metric_engine_url(name: str, url: str) -> str:
+    """The engine metrics are computed on: checked at start-up, not at the first refresh."""
+    value = url.strip() or "duckdb"
+    scheme, sep, rest = value.partition("://")
+    scheme = scheme.lower()
+    if not sep and scheme == "duckdb":
+        return "duckdb"
+    if sep and scheme in ("postgres", "postgresql") and rest:
+        return value
+    if sep and scheme == "spark" and re.fullmatch(r"local(\[(\d+|\*)\])?", rest):
+        return value
+    raise SettingError(
+        f"{name}={url!r} is not an engine civicloop knows. Write duckdb (the default), "
+        "postgres://USER@HOST:PORT/DATABASE, or spark://local[2] (Spark in local mode)."
+    )
+
+
 def warehouse_path_from_url(name: str, url: str) -> Path:
     """The DuckDB file a CIVICLOOP_WAREHOUSE URL points at."""
     scheme, sep, _ = url.partition("://")

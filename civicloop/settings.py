@@ -10,6 +10,7 @@ from civicloop.conf import (
     database_from_url,
     email_from_url,
     load_or_create_secret_key,
+    metric_engine_url,
     parse_memory,
     warehouse_path_from_url,
 )
@@ -37,7 +38,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _warehouse_url = env.text("CIVICLOOP_WAREHOUSE") or f"duckdb:///{DATA_DIR / 'warehouse.duckdb'}"
 WAREHOUSE_PATH = warehouse_path_from_url("CIVICLOOP_WAREHOUSE", _warehouse_url)
-METRIC_ENGINE = env.text("CIVICLOOP_METRIC_ENGINE") or "duckdb"
+METRIC_ENGINE = metric_engine_url("CIVICLOOP_METRIC_ENGINE", env.text("CIVICLOOP_METRIC_ENGINE"))
 WAREHOUSE_MEMORY_LIMIT = parse_memory(
     "CIVICLOOP_WAREHOUSE_MEMORY", env.text("CIVICLOOP_WAREHOUSE_MEMORY")
 )

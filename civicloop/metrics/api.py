@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from civicloop.metrics import charts
-from civicloop.metrics.definition import Aggregate, CalculationKind, Direction
+from civicloop.metrics.definition import Aggregate, CalculationKind, Direction, Grain
 from civicloop.metrics.describe import describe
 from civicloop.metrics.models import Metric, Series
 from civicloop.metrics.periods import period_label
@@ -45,7 +45,10 @@ def metric_list_data(user: User) -> dict[str, Any]:
             parsed = metric.current_version.parsed() if metric.current_version else None
             if parsed and parsed.suppress_below and sees_only_public(metric, user):
                 last = _suppressed_values(metric, parsed, run, total)[-1]
-            latest = {"period": total.periods[-1], "value": last}
+            grain = Grain(definition["time"]["grain"])
+            start = date.fromisoformat(total.periods[-1])
+            label = period_label(start, grain, int(definition["time"].get("fiscal_year_start", 1)))
+            latest = {"period": total.periods[-1], "label": label, "value": last}
         rows.append(
             {
                 "slug": metric.slug,

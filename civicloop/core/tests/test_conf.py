@@ -14,6 +14,7 @@ from civicloop.conf import (
     database_from_url,
     email_from_url,
     load_or_create_secret_key,
+    metric_engine_url,
     parse_memory,
     warehouse_path_from_url,
 )
@@ -87,6 +88,18 @@ def test_warehouse_url() -> None:
     assert warehouse_path_from_url("W", "duckdb:///w.duckdb") == Path("w.duckdb").resolve()
     with pytest.raises(SettingError, match="is not a DuckDB URL"):
         warehouse_path_from_url("W", "trino://host/catalog")
+
+
+def test_metric_engine_urls() -> None:
+    assert metric_engine_url("E", "") == "duckdb"
+    assert metric_engine_url("E", "DuckDB") == "duckdb"
+    assert (
+        metric_engine_url("E", "postgres://me@db:5432/metrics") == "postgres://me@db:5432/metrics"
+    )
+    assert metric_engine_url("E", "spark://local[2]") == "spark://local[2]"
+    for wrong in ("trino://host/catalog", "spark://cluster:7077", "postgres://", "sqlite"):
+        with pytest.raises(SettingError, match="is not an engine civicloop knows"):
+            metric_engine_url("E", wrong)
 
 
 def test_email_urls() -> None:
