@@ -176,10 +176,9 @@ def _serve(host: str, port: int, threads: int = 8) -> None:
     from civicloop.core.worker import start_worker
     from civicloop.wsgi import application
 
-    start_worker()  # loads queued from the browser run here, beside the web threads
-    console.print(f"civicloop is running at [bold]http://{host}:{port}/[/] — Ctrl+C stops it.")
+    # Bind first: a busy port must stop us before the worker starts on the warehouse.
     try:
-        waitress.serve(
+        server = waitress.create_server(
             application,
             host=host,
             port=port,
@@ -193,6 +192,9 @@ def _serve(host: str, port: int, threads: int = 8) -> None:
             f"Cannot listen on {host}:{port}: {error.strerror}. "
             "Is something else using that port? Try --port 8001."
         ) from None
+    start_worker()  # loads queued from the browser, and metric refreshes, run here
+    console.print(f"civicloop is running at [bold]http://{host}:{port}/[/] — Ctrl+C stops it.")
+    server.run()
 
 
 @main.command()

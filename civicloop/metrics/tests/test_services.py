@@ -40,6 +40,16 @@ def problems_of(data: dict[str, Any], author: User | None = None) -> dict[str, s
     return dict(error.value.problems)
 
 
+def test_the_demo_shows_agreement_part_way(demo) -> None:  # type: ignore[no-untyped-def]
+    metric = Metric.objects.get(slug="dumping-days-to-close-weekly")
+    agreement = services.agreement_for(metric)
+    assert agreement.summary == "agreed by 5 of 7 partners"
+    assert {o.name for o in agreement.waiting} == {
+        "Downtown Alderport Business Association",
+        "Police",
+    }
+
+
 def test_the_demo_defines_and_computes_every_metric(demo) -> None:  # type: ignore[no-untyped-def]
     assert Metric.objects.count() == len(demo_metric_definitions()) >= 40
     for metric in Metric.objects.all():
@@ -71,7 +81,7 @@ def test_the_pilot_shows_in_district_3_and_nowhere_else(demo) -> None:  # type: 
 
 def test_a_saved_change_is_a_new_version_and_clears_agreement(demo) -> None:  # type: ignore[no-untyped-def]
     grace, marcus, victor = person("grace.lin"), person("marcus.bell"), person("victor.chen")
-    metric = Metric.objects.get(slug="dumping-days-to-close-weekly")
+    metric = Metric.objects.get(slug="encampment-days-to-close-monthly")
     services.agree(metric, marcus, "Public Works agrees.")
     services.agree(metric, victor)
     agreement = services.agreement_for(metric)
@@ -82,15 +92,17 @@ def test_a_saved_change_is_a_new_version_and_clears_agreement(demo) -> None:  # 
         services.agree(metric, person("sofia.alvarez"))  # also Public Works
     with pytest.raises(services.NotAllowed):
         services.agree(metric, person("priya.nair"))  # a viewer of Team Clean
-    data = definition("dumping-days-to-close-weekly")
-    data["target"] = {"value": 4}
+    data = definition("encampment-days-to-close-monthly")
+    data["target"] = {"value": 14}
     _, version = services.save_definition(data, grace, "Target tightened after the pilot")
     assert version is not None and version.number == 2 and version.author == grace
     metric.refresh_from_db()
     assert services.agreement_for(metric).summary == f"agreed by 0 of {total} partners"
-    assert SignOff.objects.filter(version__number=1).count() == 2  # the old version keeps its own
+    assert SignOff.objects.filter(version__metric=metric, version__number=1).count() == 2  # kept
     history = services.history(metric)
-    assert [(c.path, c.before, c.after) for c in history[0]["changes"]] == [("target.value", 5, 4)]
+    assert [(c.path, c.before, c.after) for c in history[0]["changes"]] == [
+        ("target.value", None, 14)
+    ]
     # Saving the same definition again makes no version.
     assert services.save_definition(data, grace, "Again")[1] is None
 
