@@ -250,25 +250,40 @@ def _aggregate(table: ir.Table, measure: Measure) -> ir.Scalar:
 
 
 def build_expression(
-    definition: MetricDefinition, table: ir.Table, breakdown: str = TOTAL
+    definition: MetricDefinition, table: ir.Table, breakdowns: Sequence[str] = (TOTAL,)
 ) -> ir.Table:
-    """One aggregation: (period[, breakdown value], part_0[, part_1]) for complete and partial
-    periods alike; completeness is decided after, from the data's coverage."""
+    """One query for every grouping asked for: rows of (level, period, breakdown value,
+    part_0[, part_1]), where `level` is the grouping's index in `breakdowns` ("" = the total).
+
+    The groupings are a UNION ALL over one filtered relation, which Ibis writes as a common
+    table expression, so the engine filters the data once. Completeness of periods is decided
+    after, from the data's coverage.
+    """
     if definition.filter:
         table = table.filter(filters.compile_filter(filters.parse_filter(definition.filter), table))
     spec = definition.time
-    keys: dict[str, ir.Value] = {
-        "period": period_expression(
-            table[column_name(spec.column)], spec.grain, spec.fiscal_year_start
-        )
-    }
-    if breakdown:
-        keys["breakdown_value"] = table[column_name(breakdown)].cast("string")
+    period = period_expression(table[column_name(spec.column)], spec.grain, spec.fiscal_year_start)
     parts = {
         f"part_{index}": _aggregate(table, measure)
         for index, measure in enumerate(definition.calculation.measures())
     }
-    return table.group_by(**keys).aggregate(**parts)
+    branches = []
+    for level, breakdown in enumerate(breakdowns):
+        value = (
+            table[column_name(breakdown)].cast("string")
+            if breakdown
+            else ibis.null().cast("string")
+        )
+        grouped = table.group_by(period=period, breakdown_value=value).aggregate(**parts)
+        branches.append(
+            grouped.select(
+                level=ibis.literal(level, "int16"),
+                period=grouped.period,
+                breakdown_value=grouped.breakdown_value,
+                **{name: grouped[name] for name in parts},
+            )
+        )
+    return branches[0] if len(branches) == 1 else ibis.union(*branches)
 
 
 def coverage_expression(table: ir.Table, time_column: str) -> ir.Table:
@@ -406,18 +421,14 @@ def compute_series(
     warnings: list[str] = []
     result: list[Series] = []
     part_count = len(calc.measures())
-    for breakdown in (TOTAL, *definition.breakdowns):
-        rows = engine.execute(build_expression(definition, table, breakdown)).to_pylist()
-        by_value: dict[str, dict[date, list[float | None]]] = {}
-        for row in rows:
-            period = _as_date(row["period"])
-            if period is None or not first <= period <= last:
-                continue
-            value = row.get("breakdown_value") if breakdown else TOTAL
-            key = "(blank)" if value is None else str(value)
-            by_value.setdefault(key, {})[period] = [
-                _number(row[f"part_{i}"]) for i in range(part_count)
-            ]
+    # Counts and sums add up: the total is a breakdown's cells summed, not another grouping.
+    additive = all(m.aggregate in (Aggregate.COUNT, Aggregate.SUM) for m in calc.measures())
+    roll_up = additive and bool(definition.breakdowns)
+    asked = list(definition.breakdowns) if roll_up else [TOTAL, *definition.breakdowns]
+    groupings = _cells(definition, engine, table, asked, first, last, part_count)
+    grouped = {breakdown: groupings[breakdown] for breakdown in definition.breakdowns}
+    total = _roll_up(grouped[definition.breakdowns[0]], part_count) if roll_up else groupings[TOTAL]
+    for breakdown, by_value in ((TOTAL, total), *grouped.items()):
         if not breakdown and not by_value:
             by_value[TOTAL] = {}
         for value in sorted(by_value):
@@ -447,6 +458,48 @@ def compute_series(
                 )
             result.append(Series(column_name(breakdown) if breakdown else TOTAL, value, points))
     return SeriesResult(result, coverage, periods, warnings)
+
+
+Cells = dict[str, dict[date, list[float | None]]]  # breakdown value -> period -> parts
+
+
+def _cells(
+    definition: MetricDefinition,
+    engine: Any,
+    table: ir.Table,
+    breakdowns: Sequence[str],
+    first: date,
+    last: date,
+    part_count: int,
+) -> dict[str, Cells]:
+    """Each grouping's values' parts per period, inside [first, last], from one query."""
+    rows = engine.execute(build_expression(definition, table, breakdowns)).to_pylist()
+    out: dict[str, Cells] = {breakdown: {} for breakdown in breakdowns}
+    for row in rows:
+        period = _as_date(row["period"])
+        if period is None or not first <= period <= last:
+            continue
+        breakdown = breakdowns[row["level"]]
+        value = row["breakdown_value"] if breakdown else TOTAL
+        key = "(blank)" if value is None else str(value)
+        out[breakdown].setdefault(key, {})[period] = [
+            _number(row[f"part_{i}"]) for i in range(part_count)
+        ]
+    return out
+
+
+def _roll_up(by_value: Cells, part_count: int) -> Cells:
+    """The total of additive parts across every value (blanks included), per period. Like SQL's
+    SUM, missing parts are skipped and a period with none stays missing."""
+    total: dict[date, list[float | None]] = {}
+    for cells in by_value.values():
+        for period, parts in cells.items():
+            into = total.setdefault(period, [None] * part_count)
+            for index, part in enumerate(parts):
+                if part is not None:
+                    current = into[index]
+                    into[index] = part if current is None else current + part
+    return {TOTAL: total} if total else {}
 
 
 def _populations(

@@ -39,11 +39,15 @@ class Engine:
     backend: Any
     url: str = ""
     _known: set[str] = field(default_factory=set)
+    _tables: dict[str, ir.Table] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def table(self, name: str) -> ir.Table:
-        quote_identifier(name)
-        return self.backend.table(name)
+        """A table by name; looked up once per engine (version tables never change)."""
+        if name not in self._tables:
+            quote_identifier(name)
+            self._tables[name] = self.backend.table(name)
+        return self._tables[name]
 
     def has_table(self, name: str) -> bool:
         if name in self._known:
@@ -67,6 +71,13 @@ class Engine:
 
     def execute(self, expression: ir.Expr) -> Any:
         """Run an expression; the result as a pyarrow Table."""
+        if self.name == "duckdb":
+            # Straight to Arrow: Ibis's own result conversion imports pandas, which costs half
+            # a second at start-up for nothing the engine needs.
+            arrow = self.backend.con.sql(self.backend.compile(expression)).to_arrow_table()
+            # DuckDB gives some expressions a wider type than Ibis declares (a week's start
+            # as a timestamp): hand back the declared types, as Ibis itself would.
+            return arrow.cast(expression.schema().to_pyarrow())
         return self.backend.to_pyarrow(expression)
 
     def sql(self, expression: ir.Expr) -> str:

@@ -403,17 +403,28 @@ def history(metric: Metric) -> list[dict[str, Any]]:
 # --- computing -------------------------------------------------------------------------------
 
 
-def _compute(resolved: Resolved, engine: Engine) -> compiler.SeriesResult:
+CoverageCache = dict[tuple[int, str], compiler.Coverage]
+
+
+def _compute(
+    resolved: Resolved, engine: Engine, coverages: CoverageCache | None = None
+) -> compiler.SeriesResult:
     dataset_version = resolved.dataset.current_version
     assert dataset_version is not None
     table = table_for(engine, dataset_version)
-    coverage = compiler.measure_coverage(
-        engine,
-        table,
-        resolved.definition.time.column,
-        dataset_version.data_as_of,
-        timezone.localtime(dataset_version.created_at).date(),
-    )
+    # Many metrics read the same table and time column: measure its coverage once a refresh.
+    key = (dataset_version.pk, resolved.definition.time.column)
+    coverage = (coverages or {}).get(key)
+    if coverage is None:
+        coverage = compiler.measure_coverage(
+            engine,
+            table,
+            resolved.definition.time.column,
+            dataset_version.data_as_of,
+            timezone.localtime(dataset_version.created_at).date(),
+        )
+        if coverages is not None:
+            coverages[key] = coverage
     population = None
     if resolved.population is not None and resolved.population.current_version is not None:
         population = table_for(engine, resolved.population.current_version)
@@ -454,11 +465,14 @@ def refresh(
     chosen = list(queryset)
     report = RefreshReport()
     engine = engine or default_engine()
+    coverages: CoverageCache = {}
     try:
+        # A commit per metric (in store_result), not one for the whole refresh: the worker
+        # refreshes beside the web threads, and SQLite lets one writer in at a time.
         for index, metric in enumerate(chosen):
             if progress:
                 progress(metric.slug, index, len(chosen))
-            _refresh_one(metric, engine, force, report)
+            _refresh_one(metric, engine, force, report, coverages)
         if progress:
             progress("", len(chosen), len(chosen))
     finally:
@@ -467,7 +481,9 @@ def refresh(
     return report
 
 
-def _refresh_one(metric: Metric, engine: Engine, force: bool, report: RefreshReport) -> None:
+def _refresh_one(
+    metric: Metric, engine: Engine, force: bool, report: RefreshReport, coverages: CoverageCache
+) -> None:
     if metric.current_version is None or metric.dataset.current_version is None:
         report.unchanged.append(metric.slug)
         return
@@ -487,7 +503,7 @@ def _refresh_one(metric: Metric, engine: Engine, force: bool, report: RefreshRep
             metric.dataset,
             metric.population_dataset,
         )
-        result = _compute(resolved, engine)
+        result = _compute(resolved, engine, coverages)
     except (DefinitionError, EngineError) as error:
         report.failed[metric.slug] = str(error)
         return
