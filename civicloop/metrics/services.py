@@ -96,7 +96,7 @@ def table_for(engine: Engine, version: DatasetVersion) -> Any:
 
     def arrow() -> Any:
         with Warehouse.default().read() as cursor:
-            return cursor.execute(f'SELECT * FROM "{source}"').to_arrow_table()  # noqa: S608
+            return cursor.sql(f'SELECT * FROM "{source}"').to_arrow_table()  # noqa: S608
 
     engine.ensure_table(name, arrow)
     return engine.table(name)
