@@ -204,8 +204,10 @@ def test_list_shows_the_latest_value_and_agreement(metrics, client_as) -> None: 
         for m in client_as("lead").get(reverse("metrics:metric_list_json")).json()["metrics"]
     }
     count = rows[COUNT_ID]
+    last_week = FIRST_DAY + timedelta(weeks=WEEKS - 1)
     assert count["latest"] == {
-        "period": (FIRST_DAY + timedelta(weeks=WEEKS - 1)).isoformat(),
+        "period": last_week.isoformat(),
+        "label": f"Week of {last_week.isoformat()}",
         "value": weekly_counts()[-1],
     }
     assert count["version"] == 1
