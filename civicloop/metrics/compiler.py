@@ -56,6 +56,23 @@ def columns_of(schema: TableSchema) -> dict[str, FieldType]:
     return {f.column: f.type for f in schema.fields}
 
 
+_IBIS_TYPES = {
+    FieldType.STRING: "string",
+    FieldType.INTEGER: "int64",
+    FieldType.NUMBER: "float64",
+    FieldType.BOOLEAN: "boolean",
+    FieldType.DATE: "date",
+    FieldType.DATETIME: "timestamp",
+    FieldType.YEARMONTH: "date",  # a month is stored as its first day
+    FieldType.YEAR: "int64",
+}
+
+
+def ibis_schema(schema: TableSchema) -> ibis.Schema:
+    """The Ibis schema of a version table, from the schema it was loaded with."""
+    return ibis.schema({f.column: _IBIS_TYPES[f.type] for f in schema.fields})
+
+
 def _type_words(kind: FieldType) -> str:
     return {
         FieldType.STRING: "text",

@@ -49,6 +49,16 @@ class Engine:
             self._tables[name] = self.backend.table(name)
         return self._tables[name]
 
+    def declared_table(self, name: str, schema: ibis.Schema) -> ir.Table:
+        """A DuckDB warehouse table described by the schema it was loaded with, so no query
+        is spent asking the warehouse for it (DuckDB expressions run as SQL, unbound)."""
+        if self.name != "duckdb":
+            return self.table(name)
+        if name not in self._tables:
+            quote_identifier(name)
+            self._tables[name] = ibis.table(schema, name=name)
+        return self._tables[name]
+
     def has_table(self, name: str) -> bool:
         if name in self._known:
             return True

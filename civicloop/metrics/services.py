@@ -22,6 +22,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from civicloop.accounts.models import User
+from civicloop.datasets.engine.schema import schema_from_descriptor
 from civicloop.datasets.models import Dataset, DatasetVersion, Sensitivity
 from civicloop.metrics import compiler
 from civicloop.metrics.definition import (
@@ -87,7 +88,8 @@ def default_engine() -> Engine:
 def table_for(engine: Engine, version: DatasetVersion) -> Any:
     """The version's table on the engine, copied there first if the engine is not DuckDB."""
     if engine.name == "duckdb":
-        return engine.table(version.table_name)
+        schema = compiler.ibis_schema(schema_from_descriptor(version.schema))
+        return engine.declared_table(version.table_name, schema)
     # The copy's name says which warehouse and which load it came from, so a second civicloop
     # (or a rebuilt warehouse reusing table names) never reads another's copy.
     origin = f"{settings.WAREHOUSE_PATH}:{version.pk}:{version.created_at.isoformat()}"
