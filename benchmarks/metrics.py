@@ -778,7 +778,7 @@ def child_profile(data_dir: Path, out_file: Path, cprofile: Path | None) -> None
     wrap(engines.Engine, "execute", "engine.execute (compile + DuckDB + Arrow)")
     wrap(compiler, "measure_coverage", "coverage (min/max query)")
     wrap(compiler, "_populations", "populations (sum queries)")
-    wrap(services, "table_for", "table lookups (ibis schema query)")
+    wrap(services, "table_for", "table lookups")
     wrap(services, "store_result", "store series (SQLite)")
     from django.db import connection
 
@@ -1050,8 +1050,9 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], command: str) ->
         "and one per breakdown value), complete periods only, counts and sums zero-filled:",
         "",
         "- **civicloop refresh**: `civicloop refresh --force --data-dir D`, as a user runs it: "
-        "Python, Django and Ibis start-up, one Ibis expression per series compiled to SQL and "
-        "run on the warehouse, the series stored in the app database.",
+        "Python, Django and Ibis start-up, one Ibis expression per metric (its total and "
+        "breakdowns as a UNION ALL over one filtered relation) compiled to SQL and run on the "
+        "warehouse, the series stored in the app database.",
         "- **DuckDB floor**: hand-written SQL, one query per metric (GROUPING SETS for the total "
         "and every breakdown, FILTER for ratio parts, quantile_cont, zero-fill by a generated "
         "period series LEFT JOINed) plus one min/max query per table, on the same warehouse file "
@@ -1170,19 +1171,17 @@ def why_slow(result: dict[str, Any]) -> str:
         steps.get(s, 0) for s in PROFILE_ORDER[1:6]
     )
     ibis = steps.get("ibis: compile to SQL", 0) + steps.get("ibis: build series expressions", 0)
-    books = steps.get("table lookups (ibis schema query)", 0) + steps.get(
-        "store series (SQLite)", 0
-    )
+    books = steps.get("table lookups", 0) + steps.get("store series (SQLite)", 0)
     rest = gap - startup - ibis - books
     queries = profile["counts"].get("engine.execute (compile + DuckDB + Arrow)", 0)
-    queries += profile["counts"].get("table lookups (ibis schema query)", 0)
     floor = result["floor"]["extra"].get("queries")
     return (
         f". Of the {gap:.1f} s more than the floor, about {startup:.1f} s is start-up (Python, "
-        f"Django, Ibis and the pandas it imports) and {ibis:.1f} s building and compiling Ibis "
+        f"Django, Ibis) and {ibis:.1f} s building and compiling Ibis "
         f"expressions, costs that do not grow with the data; {books:.1f} s table lookups and "
-        f"SQLite writes; the remaining {rest:.1f} s is mostly DuckDB running {queries} queries "
-        f"where the floor runs {floor} (one per breakdown, a coverage query per metric), and "
+        f"SQLite writes; the remaining {rest:.1f} s is DuckDB running {queries} queries where "
+        f"the floor runs {floor} (a UNION ALL of groupings where the floor uses GROUPING SETS, "
+        "and a population query per rate), Python turning results into series, and "
         "measurement noise"
     )
 
@@ -1193,14 +1192,14 @@ PROFILE_ORDER = (
     "django.setup()",
     "migration check",
     "open the warehouse",
-    "import ibis (and pandas, through it) and civicloop.metrics",
+    "import ibis and civicloop.metrics",
     "refresh loop (services.refresh)",
     "ibis: build series expressions",
     "ibis: compile to SQL",
     "engine.execute (compile + DuckDB + Arrow)",
     "coverage (min/max query)",
     "populations (sum queries)",
-    "table lookups (ibis schema query)",
+    "table lookups",
     "store series (SQLite)",
     SQLITE,
 )
@@ -1254,7 +1253,7 @@ def profile_summary(result: dict[str, Any]) -> str:
     steps, counts = profile["steps"], profile["counts"]
     metrics = profile.get("metrics") or 1
     executes = counts.get("engine.execute (compile + DuckDB + Arrow)", 0)
-    lookups = counts.get("table lookups (ibis schema query)", 0)
+    lookups = counts.get("table lookups", 0)
     startup = (result.get("python_startup_s") or 0) + sum(
         steps.get(s, 0) for s in PROFILE_ORDER[1:6]
     )
@@ -1270,8 +1269,9 @@ def profile_summary(result: dict[str, Any]) -> str:
     return (
         f"start-up (Python, Django, migration check, Ibis import) {startup:.1f} s; the loop "
         f"{loop:.1f} s for {metrics} metrics: {executes} engine queries ({executes / metrics:.1f} "
-        f"per metric: a coverage min/max, one aggregation per series group, population sums) and "
-        f"{lookups} table lookups, against the floor's {floor_queries}; Ibis build + compile "
+        f"per metric: one aggregation for all its series, plus a coverage min/max per table and "
+        f"population sums for rates) and {lookups} table lookups (from the load's schema, no "
+        f"query), against the floor's {floor_queries} queries; Ibis build + compile "
         f"{compile_s:.2f} s, DuckDB {duck:.2f} s (the floor's queries: "
         f"{floor['extra'].get('in_process_s') or 0:.2f} s), SQLite "
         f"{steps.get(SQLITE, 0):.2f} s."
