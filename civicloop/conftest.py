@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -38,3 +41,41 @@ def data_dir(tmp_path, settings):  # type: ignore[no-untyped-def]
     settings.WAREHOUSE_PATH = folder / "warehouse.duckdb"
     yield folder
     Warehouse.open(folder / "warehouse.duckdb").close()
+
+
+# --- real-browser tests (marked `browser`) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from civicloop.tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; Django would otherwise refuse
+    # the ORM calls the test makes between browser steps.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def axe() -> str:
+    from civicloop.tests.browser import axe_script
+
+    return axe_script()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

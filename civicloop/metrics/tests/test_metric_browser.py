@@ -9,83 +9,19 @@ workstation without /usr/bin/chromium; on CI (CI set) a missing browser fails th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from civicloop.metrics.tests.test_metric_pages import COUNT_ID, COUNT_METRIC, litter_csv
 from civicloop.testing import PERSONA_PASSWORD, Personas, load_csv
-from civicloop.tests.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    assert_accessible,
-    axe_script,
-    require_browser,
-)
+from civicloop.tests.browser import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-METRIC_ID = "litter-reports-weekly"
-DEFINITION: dict[str, Any] = {
-    "id": METRIC_ID,
-    "name": "Litter reports per week",
-    "question": "How many litter reports do residents make each week?",
-    "description": "Every litter report, counted in the week it was made.",
-    "team": "team-clean",
-    "owner": "public-works",
-    "steward": "lead@example.org",
-    "dataset": "litter_reports",
-    "measure": {"aggregate": "count"},
-    "time": {"column": "reported_on", "grain": "week"},
-    "breakdowns": ["district"],
-    "unit": "reports",
-    "direction": "lower_is_better",
-}
-
-
-def _litter_csv() -> str:
-    """Eight weeks of reports from Monday 5 January 2026, more in the North than the South."""
-    lines = ["report_id,reported_on,district,bags"]
-    first = date(2026, 1, 5)
-    for offset in range(60):
-        day = (first + timedelta(days=offset)).isoformat()
-        for district, count in (("North", 1 + offset % 3), ("South", 1 + offset % 2)):
-            for _ in range(count):
-                lines.append(f"{len(lines)},{day},{district},{len(lines) % 5}")
-    return "\n".join(lines) + "\n"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop on this thread; Django would otherwise refuse
-    # the ORM calls the test makes between browser steps.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            yield browser
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def axe() -> str:
-    return axe_script()
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+METRIC_ID = COUNT_ID
+DEFINITION = COUNT_METRIC  # the pages tests' weekly count, on the same data
 
 
 @pytest.fixture
@@ -95,7 +31,7 @@ def steward(personas: Personas, data_dir: Path, tmp_path: Path) -> Any:
 
     personas.lead.set_password(PERSONA_PASSWORD)
     personas.lead.save()
-    run = load_csv(personas.restricted_dataset, _litter_csv(), tmp_path, user=personas.lead)
+    run = load_csv(personas.restricted_dataset, litter_csv(), tmp_path, user=personas.lead)
     assert run.status == "succeeded", run.summary
     _, version = services.save_definition(DEFINITION, None, "First definition.")
     assert version is not None
