@@ -60,7 +60,33 @@ def team_members(team: Team) -> list[Membership]:
     return memberships
 
 
-def team_detail_data(team: Team, memberships: list[Membership]) -> dict[str, Any]:
+def team_metrics(team: Team, viewer: User) -> list[dict[str, Any]]:
+    """The team's shared measures this person may see, for the team page."""
+    from civicloop.metrics.models import Metric
+    from civicloop.metrics.services import agreement_for
+
+    metrics = (
+        Metric.objects.visible_to(viewer)
+        .filter(team=team)
+        .exclude(current_version=None)
+        .select_related("team", "current_version")
+        .order_by("name")
+    )
+    return [
+        {
+            "name": m.name,
+            "slug": m.slug,
+            "url": m.get_absolute_url(),
+            "version": m.current_version.number if m.current_version else None,
+            "agreement": agreement_for(m).summary,
+        }
+        for m in metrics
+    ]
+
+
+def team_detail_data(
+    team: Team, memberships: list[Membership], viewer: User | None = None
+) -> dict[str, Any]:
     by_org: dict[str, list[dict[str, Any]]] = {}
     for membership in memberships:
         org = membership.person.organization
@@ -78,6 +104,7 @@ def team_detail_data(team: Team, memberships: list[Membership]) -> dict[str, Any
             {"organization": name, "members": members} for name, members in by_org.items()
         ],
         "member_count": len(memberships),
+        "metrics": team_metrics(team, viewer) if viewer is not None else [],
     }
 
 

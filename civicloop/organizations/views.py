@@ -47,7 +47,7 @@ def team_detail(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> Http
     team = _visible_team(request, slug)
     user = _user(request)
     memberships = api.team_members(team)
-    data = api.team_detail_data(team, memberships)
+    data = api.team_detail_data(team, memberships, user)
     table = (
         f"{team.slug}-members.csv",
         ["name", "email", "job title", "organization", "role"],

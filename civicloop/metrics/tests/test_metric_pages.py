@@ -828,3 +828,13 @@ def test_json_twin_is_json(metrics, client_as) -> None:  # type: ignore[no-untyp
     response = client_as("lead").get(_url("metric_detail_json"))
     assert response["Content-Type"] == "application/json"
     json.loads(response.content)
+
+
+def test_the_team_page_lists_the_teams_metrics_with_their_agreement(metrics, client_as) -> None:  # type: ignore[no-untyped-def]
+    page = client_as("viewer").get("/teams/team-clean/")
+    text = _text(page)
+    assert "Litter reports per week" in text and "agreed by 0 of" in text
+    listed = client_as("viewer").get("/teams/team-clean.json").json()["metrics"]
+    assert {m["slug"] for m in listed} == TEAM_CLEAN_METRICS
+    safe = client_as("outsider").get("/teams/team-safe.json").json()["metrics"]
+    assert {m["slug"] for m in safe} == {CALLS_ID}
