@@ -71,6 +71,32 @@ def _days_to_close(kind: str) -> dict[str, Any]:
     }
 
 
+def _share_of_records(numerator_filter: str) -> dict[str, Any]:
+    """A percentage: the records matching the filter, of all the metric's records."""
+    return {
+        "ratio": {
+            "numerator": {"aggregate": "count", "filter": numerator_filter},
+            "denominator": {"aggregate": "count"},
+            "multiplier": 100,
+        }
+    }
+
+
+def _per_residents(measure: dict[str, Any], per: int) -> dict[str, Any]:
+    """A rate per `per` residents of each district."""
+    return {
+        "rate": {
+            "of": measure,
+            "population": {
+                "dataset": "district_population",
+                "column": "population",
+                "by": ["district"],
+            },
+            "per": per,
+        }
+    }
+
+
 def demo_metric_definitions() -> list[dict[str, Any]]:
     """Every demo metric, as plain definitions (41 of them)."""
     out: list[dict[str, Any]] = []
@@ -123,16 +149,7 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "question": "What share of dumping reports are cleared within five days?",
             "dataset": "service_requests",
             "filter": "request_type = 'Illegal dumping'",
-            "measure": {
-                "ratio": {
-                    "numerator": {
-                        "aggregate": "count",
-                        "filter": "days_between(opened_at, closed_at) <= 5",
-                    },
-                    "denominator": {"aggregate": "count"},
-                    "multiplier": 100,
-                }
-            },
+            "measure": _share_of_records("days_between(opened_at, closed_at) <= 5"),
             "time": {"column": "opened_at", "grain": "month"},
             "breakdowns": ["district"],
             "unit": "%",
@@ -148,17 +165,7 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "question": "Which districts report the most dumping for their size?",
             "dataset": "service_requests",
             "filter": "request_type = 'Illegal dumping'",
-            "measure": {
-                "rate": {
-                    "of": {"aggregate": "count"},
-                    "population": {
-                        "dataset": "district_population",
-                        "column": "population",
-                        "by": ["district"],
-                    },
-                    "per": 10000,
-                }
-            },
+            "measure": _per_residents({"aggregate": "count"}, 10000),
             "time": {"column": "opened_at", "grain": "month"},
             "breakdowns": ["district"],
             "unit": "per 10,000 residents",
@@ -207,16 +214,7 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "two days?",
             "dataset": "service_requests",
             "filter": "request_type = 'Missed collection'",
-            "measure": {
-                "ratio": {
-                    "numerator": {
-                        "aggregate": "count",
-                        "filter": "days_between(opened_at, closed_at) <= 2",
-                    },
-                    "denominator": {"aggregate": "count"},
-                    "multiplier": 100,
-                }
-            },
+            "measure": _share_of_records("days_between(opened_at, closed_at) <= 2"),
             "time": {"column": "opened_at", "grain": "month"},
             "breakdowns": ["district"],
             "unit": "%",
@@ -254,13 +252,7 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "name": "Requests made in the mobile app",
             "question": "What share of residents' requests come through the app?",
             "dataset": "service_requests",
-            "measure": {
-                "ratio": {
-                    "numerator": {"aggregate": "count", "filter": "channel = 'Mobile app'"},
-                    "denominator": {"aggregate": "count"},
-                    "multiplier": 100,
-                }
-            },
+            "measure": _share_of_records("channel = 'Mobile app'"),
             "time": {"column": "opened_at", "grain": "month"},
             "breakdowns": ["district"],
             "unit": "%",
@@ -274,17 +266,7 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "name": "311 requests per 1,000 residents",
             "question": "How many requests do residents make for the size of their district?",
             "dataset": "service_requests",
-            "measure": {
-                "rate": {
-                    "of": {"aggregate": "count"},
-                    "population": {
-                        "dataset": "district_population",
-                        "column": "population",
-                        "by": ["district"],
-                    },
-                    "per": 1000,
-                }
-            },
+            "measure": _per_residents({"aggregate": "count"}, 1000),
             "time": {"column": "opened_at", "grain": "week"},
             "breakdowns": ["district"],
             "unit": "per 1,000 residents",
@@ -297,16 +279,7 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "name": "Requests closed within the hour",
             "question": "What share of requests are closed within an hour, usually as duplicates?",
             "dataset": "service_requests",
-            "measure": {
-                "ratio": {
-                    "numerator": {
-                        "aggregate": "count",
-                        "filter": "days_between(opened_at, closed_at) < 0.0417",
-                    },
-                    "denominator": {"aggregate": "count"},
-                    "multiplier": 100,
-                }
-            },
+            "measure": _share_of_records("days_between(opened_at, closed_at) < 0.0417"),
             "time": {"column": "opened_at", "grain": "month"},
             "breakdowns": ["channel"],
             "unit": "%",
@@ -322,13 +295,7 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "responses in the month.",
             "caveats": "Residents choose whether to answer; app users answer most often.",
             "dataset": "satisfaction_survey",
-            "measure": {
-                "ratio": {
-                    "numerator": {"aggregate": "count", "filter": "satisfied"},
-                    "denominator": {"aggregate": "count"},
-                    "multiplier": 100,
-                }
-            },
+            "measure": _share_of_records("satisfied"),
             "time": {"column": "responded_on", "grain": "month"},
             "breakdowns": ["district", "channel"],
             "unit": "%",
@@ -357,13 +324,7 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "question": "Are residents who report dumping happy with the clean-up?",
             "dataset": "satisfaction_survey",
             "filter": "request_type = 'Illegal dumping'",
-            "measure": {
-                "ratio": {
-                    "numerator": {"aggregate": "count", "filter": "satisfied"},
-                    "denominator": {"aggregate": "count"},
-                    "multiplier": 100,
-                }
-            },
+            "measure": _share_of_records("satisfied"),
             "time": {"column": "responded_on", "grain": "month"},
             "breakdowns": ["district"],
             "unit": "%",
@@ -405,17 +366,7 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "name": "Shootings per 100,000 residents per quarter",
             "question": "Where is gun violence highest for the size of the district?",
             "dataset": "shootings",
-            "measure": {
-                "rate": {
-                    "of": {"aggregate": "sum", "column": "shootings"},
-                    "population": {
-                        "dataset": "district_population",
-                        "column": "population",
-                        "by": ["district"],
-                    },
-                    "per": 100000,
-                }
-            },
+            "measure": _per_residents({"aggregate": "sum", "column": "shootings"}, 100000),
             "time": {"column": "week_start", "grain": "quarter"},
             "breakdowns": ["district"],
             "unit": "per 100,000 residents",
