@@ -1,8 +1,9 @@
 """Metric pages. Thin: look up, check permission, call a service, render.
 
 A metric the reader may not see is a 404 (its existence is not revealed); one they see but may
-not change is a 403 for the edit pages. Saving a definition never computes in the request:
-the series refresh runs in the worker.
+not change is a 403 for the edit pages. Saving checks the definition against the data (its
+grain, a ratio's denominator: quick aggregate queries), and leaves computing the series to the
+worker.
 """
 
 from __future__ import annotations
