@@ -115,7 +115,8 @@ class Spec:
 
     @property
     def zero_fill(self) -> bool:
-        return all(p.kind in ("count", "count_if", "sum") for p in self.parts)
+        # Counts only: a sum of measurements over no records is missing, not zero.
+        return all(p.kind in ("count", "count_if") for p in self.parts)
 
 
 COUNT = Part("count(*)", "count")

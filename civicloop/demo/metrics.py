@@ -111,6 +111,8 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "question": "Are dumping reports being cleared faster, week by week?",
             "description": "Median days from report to closure for illegal dumping requests "
             "closed, by the week they were opened. The District 3 pilot shows here.",
+            "caveats": "Requests still open are left out, so the latest weeks look faster "
+            "until their slow requests close.",
             "dataset": "service_requests",
             "filter": "request_type = 'Illegal dumping' AND closed_at IS NOT NULL",
             "measure": {
@@ -129,6 +131,8 @@ def demo_metric_definitions() -> list[dict[str, Any]]:
             "id": "dumping-p90-days-to-close-monthly",
             "name": "90th percentile days to close illegal dumping",
             "question": "How long do the slowest tenth of dumping reports wait?",
+            "caveats": "Requests still open are left out, so the latest month looks faster "
+            "until its slow requests close.",
             "dataset": "service_requests",
             "filter": "request_type = 'Illegal dumping' AND closed_at IS NOT NULL",
             "measure": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
@@ -130,6 +131,9 @@ def metric_detail_data(
     definition = version.parsed()
     run = latest_run(metric)
     series, choices = _series_choice(run, breakdown, value)
+    if breakdown and (series is None or (series.breakdown, series.value) != (breakdown, value)):
+        available = ", ".join(c["label"] for c in choices if c["breakdown"]) or "none"
+        raise Http404(f"This metric has no series {breakdown}={value!r}. Series: {available}.")
     periods = [date.fromisoformat(p) for p in series.periods] if series else []
     values = list(series.values) if series else []
     suppressed = bool(series and definition.suppress_below and sees_only_public(metric, user))
@@ -209,6 +213,9 @@ def metric_detail_data(
             "team_url": metric.team.get_absolute_url(),
             "owner": metric.owner.name,
             "steward": metric.steward.full_name if metric.steward else None,
+            "steward_organization": metric.steward.organization.name
+            if metric.steward and metric.steward.organization
+            else None,
             "unit": definition.unit,
             "direction": definition.direction.value,
             "direction_text": {
@@ -218,6 +225,9 @@ def metric_detail_data(
             }[definition.direction],
             "grain": grain.value,
             "target": current_target,
+            "target_text": _format(current_target, definition.decimals)
+            if current_target is not None
+            else None,
             "public": metric.is_public,
             "suppress_below": definition.suppress_below,
             "suppressed": suppressed,
@@ -262,6 +272,12 @@ def metric_detail_data(
             "history": reverse("metrics:metric_history", kwargs={"slug": metric.slug}),
         },
         "_svg": charts.line_svg(
-            f"{metric.name} ({label})", definition.unit, periods, values, current_target, summary
+            f"{metric.name} ({label})",
+            definition.unit,
+            periods,
+            values,
+            current_target,
+            summary,
+            [(rebase.on, rebase.reason) for rebase in definition.chart.rebases],
         ),
     }

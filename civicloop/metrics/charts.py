@@ -71,6 +71,7 @@ def line_svg(
     values: Sequence[float | None],
     target: float | None = None,
     summary: str = "",
+    markers: Sequence[tuple[date, str]] = (),
 ) -> str:
     """A line chart with axes, gaps for missing points and an optional dashed target."""
     known = [v for v in values if v is not None]
@@ -109,15 +110,27 @@ def line_svg(
         )
         tick += step
     years_seen: set[int] = set()
+    last_label = -1e9
     for index, period in enumerate(periods):
         first_of_year = period.year not in years_seen
         years_seen.add(period.year)
-        if first_of_year:
-            px = x(index)
+        px = x(index)
+        # A label per year, skipped when it would run into the one before (a December start).
+        if first_of_year and px - last_label >= 70:
+            last_label = px
             parts.append(
                 f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" '
                 f'class="grid"/><text x="{px:.1f}" y="{HEIGHT - BOTTOM + 18}" class="axis">'
                 f"{period:%b %Y}</text>"
+            )
+    for day, reason in markers:
+        if periods[0] <= day <= periods[-1]:
+            index = sum(1 for p in periods if p <= day) - 1
+            px = x(index)
+            parts.append(
+                f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" '
+                f'class="rebase"><title>{escape(f"{day:%d %b %Y}: {reason}")}</title></line>'
+                f'<text x="{px + 4:.1f}" y="{TOP + 12}" class="axis">{escape(reason[:40])}</text>'
             )
     if target is not None:
         parts.append(

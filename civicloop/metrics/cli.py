@@ -37,19 +37,20 @@ def list_metrics(data_dir: Path | None) -> None:
     from civicloop.metrics.models import Metric
     from civicloop.metrics.services import agreement_for, latest_run
 
-    table = Table("id", "name", "team", "version", "agreement", "computed")
+    table = Table("name", "team", "version", "agreement", "computed")
+    table.add_column("id", no_wrap=True)  # what --metric needs: never cut
     for metric in Metric.objects.select_related("team", "current_version").order_by("slug"):
         if metric.current_version is None:
             continue
         run = latest_run(metric)
         computed = f"{run.computed_at:%Y-%m-%d %H:%M}" if run else "not yet"
         table.add_row(
-            metric.slug,
             metric.name,
             metric.team.name,
             str(metric.current_version.number),
             agreement_for(metric).summary,
             computed,
+            metric.slug,
         )
     console.print(table)
 
@@ -134,8 +135,9 @@ def import_metrics(data_dir: Path | None, folder: Path, reason: str, author_emai
     except _Rollback:
         for problem in problems:
             err_console.print(f"[red]error[/] {problem}", highlight=False)
+        files = len({p.split(":", 1)[0] for p in problems})
         err_console.print(
-            f"Nothing was imported: fix the {len(problems)} problem(s) above and run again."
+            f"Nothing was imported: fix the problems above (in {files} file(s)) and run again."
         )
         sys.exit(1)
     for name, number in saved:

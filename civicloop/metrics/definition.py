@@ -440,7 +440,7 @@ def _read_calculation(r: _Reader, data: Any) -> Calculation | None:
     return Calculation(CalculationKind.SIMPLE, measure) if measure else None
 
 
-def _read_time(r: _Reader, data: Any, aggregate_is_count: bool) -> TimeSpec | None:
+def _read_time(r: _Reader, data: Any, default_fill: bool, fill_allowed: bool) -> TimeSpec | None:
     data = r.mapping(
         data, "time", ("column", "grain", "fiscal_year_start", "complete_periods_only", "zero_fill")
     )
@@ -450,8 +450,8 @@ def _read_time(r: _Reader, data: Any, aggregate_is_count: bool) -> TimeSpec | No
     if not 1 <= fiscal <= 12:
         r.fail("time.fiscal_year_start", f"{fiscal} is not a month number from 1 to 12")
     complete = r.flag(data, "complete_periods_only", "time", True)
-    zero_fill = r.flag(data, "zero_fill", "time", aggregate_is_count)
-    if zero_fill and not aggregate_is_count and data.get("zero_fill") is not None:
+    zero_fill = r.flag(data, "zero_fill", "time", default_fill)
+    if zero_fill and not fill_allowed:
         r.fail(
             "time.zero_fill",
             "zero-fill is for counts and sums: a period with no records has no median or mean. "
@@ -530,7 +530,9 @@ def parse_definition(data: Any) -> MetricDefinition:
     r = _Reader()
     data = r.mapping(data, "", _TOP_KEYS)
     metric_id = r.text(data, "id", "", required=True)
-    if metric_id and (not METRIC_ID.match(metric_id) or metric_id == "new"):
+    if metric_id == "new":
+        r.fail("id", "'new' is reserved (it is the new-metric page's address): choose another")
+    elif metric_id and not METRIC_ID.match(metric_id):
         r.fail(
             "id",
             f"{metric_id!r} is not a valid id: use lower-case letters, digits and hyphens, "
@@ -539,8 +541,14 @@ def parse_definition(data: Any) -> MetricDefinition:
     calculation = _read_calculation(r, data.get("measure")) if "measure" in data else None
     if "measure" not in data:
         r.fail("measure", "is required: what to compute, e.g. {aggregate: count}")
-    counting = bool(calculation and parse_default_zero_fill(calculation))
-    time = _read_time(r, data.get("time"), counting) if "time" in data else None
+    counting = bool(calculation and default_zero_fill(calculation))
+    summable = bool(
+        calculation
+        and all(
+            m.aggregate.is_count or m.aggregate is Aggregate.SUM for m in calculation.measures()
+        )
+    )
+    time = _read_time(r, data.get("time"), counting, summable) if "time" in data else None
     if "time" not in data:
         r.fail("time", "is required: {column: ..., grain: week}")
     breakdowns = data.get("breakdowns") or []
@@ -668,7 +676,7 @@ def definition_to_dict(d: MetricDefinition) -> dict[str, Any]:
         time["fiscal_year_start"] = d.time.fiscal_year_start
     if not d.time.complete_periods_only:
         time["complete_periods_only"] = False
-    default_fill = parse_default_zero_fill(calc)
+    default_fill = default_zero_fill(calc)
     if d.time.zero_fill != default_fill:
         time["zero_fill"] = d.time.zero_fill
     out["time"] = time
@@ -709,8 +717,11 @@ def definition_to_dict(d: MetricDefinition) -> dict[str, Any]:
     return out
 
 
-def parse_default_zero_fill(calc: Calculation) -> bool:
-    return all(m.aggregate.is_count or m.aggregate is Aggregate.SUM for m in calc.measures())
+def default_zero_fill(calc: Calculation) -> bool:
+    """Counts zero-fill by default: no records in a period is a true zero. A sum of
+    measurements (tons collected) with no records is missing data, not zero, so it zero-fills
+    only when the definition says so."""
+    return all(m.aggregate.is_count for m in calc.measures())
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:

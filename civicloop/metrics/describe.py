@@ -78,7 +78,9 @@ def describe(definition: MetricDefinition) -> list[str]:
     fiscal = ""
     if time.fiscal_year_start != 1 and time.grain in (Grain.QUARTER, Grain.YEAR):
         fiscal = f", in fiscal years starting in {_MONTHS[time.fiscal_year_start - 1]}"
-    out.append(f"Records are grouped by the {_GRAIN_WORDS[time.grain]} of {time.column}{fiscal}.")
+    out.append(
+        f"Each record counts in the {_GRAIN_WORDS[time.grain]} its {time.column} falls in{fiscal}."
+    )
     if time.complete_periods_only:
         out.append(
             f"Only complete {time.grain.value}s are shown: the current {time.grain.value} "
@@ -101,7 +103,9 @@ def describe(definition: MetricDefinition) -> list[str]:
             out.append(
                 f"Target: {_number(definition.target.value)} {definition.unit}.".replace(" .", ".")
             )
-    if definition.suppress_below:
+    for rebase in definition.chart.rebases:
+        out.append(f"The chart starts a new baseline on {rebase.on:%d %b %Y}: {rebase.reason}.")
+    if definition.suppress_below and definition.public:
         out.append(
             f"On public pages, counts below {definition.suppress_below} are hidden to protect "
             "the people they are about."

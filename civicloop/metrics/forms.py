@@ -22,8 +22,8 @@ class YamlDefinitionForm(forms.Form):
     definition = forms.CharField(
         label="Definition (YAML)",
         widget=forms.Textarea(attrs={"rows": 28, "spellcheck": "false", "class": "code"}),
-        help_text="Every key is explained in the metric definitions guide. The same format as "
-        "`civicloop metrics export` writes.",
+        help_text="Every key is explained in the metric definitions guide (docs/metrics.md). "
+        "The same format as civicloop metrics export writes.",
     )
     reason = forms.CharField(label="Reason for the change", max_length=1000, help_text=REASON_HELP)
 

@@ -105,8 +105,11 @@ class Metric(models.Model):
         return user.organization
 
     def partners(self) -> list[Organization]:
-        """The organizations on the metric's team: each is asked to agree to the definition."""
-        ids = self.team.memberships.values_list("person__organization", flat=True)
+        """The organizations on the metric's team that can speak for themselves: each is asked
+        to agree. An organization whose people on the team are all viewers is not asked."""
+        ids = self.team.memberships.exclude(role=Role.VIEWER).values_list(
+            "person__organization", flat=True
+        )
         return list(Organization.objects.filter(pk__in=ids).order_by("name"))
 
 

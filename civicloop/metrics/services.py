@@ -119,12 +119,22 @@ def resolve(definition: MetricDefinition, author: User | None = None) -> Resolve
     team = teams.filter(slug=definition.team).first()
     if team is None:
         known = ", ".join(teams.values_list("slug", flat=True)[:20]) or "none you are on"
-        problems.append(("team", f"there is no team {definition.team!r} (your teams: {known})"))
+        problems.append(
+            (
+                "team",
+                f"there is no team {definition.team!r}{_close(definition.team, teams)} "
+                f"(teams: {known})",
+            )
+        )
     owner = Organization.objects.filter(slug=definition.owner).first()
     if owner is None:
         known = ", ".join(Organization.objects.values_list("slug", flat=True)[:20]) or "none"
+        close = _close(definition.owner, Organization.objects.all())
         problems.append(
-            ("owner", f"there is no organization {definition.owner!r} (organizations: {known})")
+            (
+                "owner",
+                f"there is no organization {definition.owner!r}{close} (organizations: {known})",
+            )
         )
     steward = None
     if definition.steward:
@@ -151,12 +161,18 @@ def resolve(definition: MetricDefinition, author: User | None = None) -> Resolve
 
 
 def _no_dataset(slug: str, datasets: QuerySet[Dataset]) -> str:
+    names = list(datasets.values_list("slug", flat=True))
+    hint = _close(slug, datasets)
+    return f"there is no dataset {slug!r}{hint}; datasets you may use: {', '.join(names) or 'none'}"
+
+
+def _close(name: str, queryset: QuerySet[Any]) -> str:
+    """` (did you mean 'x'?)` when one slug of the queryset is close to the name."""
     import difflib
 
-    names = list(datasets.values_list("slug", flat=True))
-    close = difflib.get_close_matches(slug, names, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"there is no dataset {slug!r}{hint}; datasets you may use: {', '.join(names) or 'none'}"
+    slugs = list(queryset.values_list("slug", flat=True))
+    close = difflib.get_close_matches(name, slugs, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def check_exposure(resolved: Resolved) -> list[tuple[str, str]]:
@@ -176,8 +192,10 @@ def check_exposure(resolved: Resolved) -> list[tuple[str, str]]:
                     "team" if where == "dataset" else "measure.rate.population.dataset",
                     f"{dataset.name} is {dataset.get_sensitivity_display().split(':')[0].lower()} "
                     f"data and its agreement does not cover {names}, who are on team "
-                    f"{resolved.team.name}. Ask the dataset's steward to add them to the "
-                    "agreement, or define the metric for a team the agreement covers",
+                    f"{resolved.team.name}. Ask the dataset's steward (or {dataset.owner.name}'s "
+                    f"administrator) to add them to the agreement at "
+                    f"{dataset.get_absolute_url()}agreement/, or define the metric for a team "
+                    "the agreement covers",
                 )
             )
         if (
@@ -200,9 +218,12 @@ def _team_organizations(team: Team) -> list[Org]:
     return list(Organization.objects.filter(pk__in=ids))
 
 
-def check_definition(resolved: Resolved, engine: Engine | None = None) -> None:
-    """Everything but the shape: exposure, the schema, the data's grain, ratios' denominators."""
-    problems = check_exposure(resolved)
+def check_definition(
+    resolved: Resolved, engine: Engine | None = None, found: list[tuple[str, str]] | None = None
+) -> None:
+    """Everything but the shape: exposure, the schema, the data's grain, ratios' denominators.
+    `found` are problems found already (the roles), reported with these."""
+    problems = [*(found or []), *check_exposure(resolved)]
     definition = resolved.definition
     schemas = {resolved.dataset.slug: resolved.dataset.table_schema()}
     if resolved.population is not None:
@@ -285,15 +306,20 @@ def save_definition(
     definition = data if isinstance(data, MetricDefinition) else parse(data)
     if not reason.strip():
         raise MetricError([("reason", "say why the definition changes; it goes in the history")])
-    resolved = resolve(definition, author if check_permission else None)
     metric = Metric.objects.filter(slug=definition.id).first()
-    if check_permission and author is not None:
-        _check_may_save(author, metric, resolved)
+    checked = check_permission and author is not None
+    if checked and metric is None and not definition.steward:
+        definition = definition.with_changes(steward=author.email)  # type: ignore[union-attr]
     canonical = definition_to_dict(definition)
     current = metric.current_version if metric is not None else None
+    # Unchanged is not a change, whoever reads it back (an export imported as is, say).
     if metric is not None and current is not None and current.definition == canonical:
         return metric, None
-    check_definition(resolved, engine)
+    resolved = resolve(definition, author if check_permission else None)
+    if checked:
+        assert author is not None
+        _check_may_save(author, metric, resolved)
+    check_definition(resolved, engine, check_roles(resolved))
     with transaction.atomic():
         if metric is None:
             metric = Metric(slug=definition.id)
@@ -306,6 +332,36 @@ def save_definition(
         metric.current_version = version
         metric.save(update_fields=["current_version"])
     return metric, version
+
+
+def check_roles(resolved: Resolved) -> list[tuple[str, str]]:
+    """The steward changes the definition, so they must be able to edit the team's work; the
+    owner answers for it, so it must be one of the team's organizations."""
+    problems: list[tuple[str, str]] = []
+    team = resolved.team
+    steward = resolved.steward
+    if steward is not None and not steward.is_superuser:
+        role = team.role_of(steward)
+        if role is None or not role.can_edit:
+            what = f"a {role.label.lower()} of {team.name}" if role else f"not on {team.name}"
+            problems.append(
+                (
+                    "steward",
+                    f"{steward.full_name} is {what}; the steward must be a lead or member of "
+                    "the team (change their role on the team page, or name someone else)",
+                )
+            )
+    organizations = _team_organizations(team)
+    if resolved.owner not in organizations:
+        names = ", ".join(sorted(o.slug for o in organizations)) or "none yet"
+        problems.append(
+            (
+                "owner",
+                f"{resolved.owner.name} has nobody on {team.name}; the owner must be one of the "
+                f"team's organizations: {names}",
+            )
+        )
+    return problems
 
 
 def _check_may_save(author: User, metric: Metric | None, resolved: Resolved) -> None:

@@ -132,7 +132,13 @@ def metric_detail(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> Ht
 
 
 def _cell(value: Any) -> Any:
-    return "" if value is None else value
+    """Empty for a missing value; floats to 12 significant digits, so a spreadsheet shows
+    202749.1, not the 202749.09999999998 that summing floats leaves."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    return value
 
 
 def metric_history(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> HttpResponse:

@@ -291,10 +291,12 @@ def test_breakdown_selector_switches_the_series(metrics, client_as) -> None:  # 
     assert weekly_counts("North") != weekly_counts("South")
 
 
-def test_an_unknown_breakdown_falls_back_to_the_total(metrics, client_as) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_breakdown_is_not_found_rather_than_the_total(metrics, client_as) -> None:  # type: ignore[no-untyped-def]
+    """A CSV of the total saved as "district East" would mislead: say there is no such series."""
     response = client_as("lead").get(_url("metric_detail"), {"series": "district|East"})
-    assert response.status_code == 200
-    assert response.context["series"]["label"] == "Total"
+    assert response.status_code == 404
+    twin = client_as("lead").get(_url("metric_detail_csv"), {"breakdown": "chanel", "value": "x"})
+    assert twin.status_code == 404
 
 
 def test_json_twin_has_points_plain_language_lineage_and_agreement(metrics, client_as) -> None:  # type: ignore[no-untyped-def]

@@ -43,11 +43,9 @@ def problems_of(data: dict[str, Any], author: User | None = None) -> dict[str, s
 def test_the_demo_shows_agreement_part_way(demo) -> None:  # type: ignore[no-untyped-def]
     metric = Metric.objects.get(slug="dumping-days-to-close-weekly")
     agreement = services.agreement_for(metric)
-    assert agreement.summary == "agreed by 5 of 7 partners"
-    assert {o.name for o in agreement.waiting} == {
-        "Downtown Alderport Business Association",
-        "Police",
-    }
+    # Police's only person on Team Clean is a viewer, who cannot agree: Police is not asked.
+    assert agreement.summary == "agreed by 5 of 6 partners"
+    assert {o.name for o in agreement.waiting} == {"Downtown Alderport Business Association"}
 
 
 def test_the_demo_defines_and_computes_every_metric(demo) -> None:  # type: ignore[no-untyped-def]
@@ -165,7 +163,11 @@ def test_restricted_data_is_not_shown_to_a_team_outside_its_agreement(demo) -> N
     found = problems_of(data)
     assert "Shootings and homicides is restricted data" in found["team"]
     assert "Downtown Alderport Business Association" in found["team"]
-    assert "Ask the dataset's steward to add them to the agreement" in found["team"]
+    assert "to add them to the agreement at /data/shootings/agreement/" in found["team"]
+    assert (
+        "priya.nair" not in found.get("steward", "")
+        and "is a viewer of Team Clean" in found["steward"]
+    )
     data = definition("shootings-weekly")
     data.pop("suppress_below")
     assert "needs suppress_below" in problems_of(data)["public"]
@@ -196,3 +198,29 @@ def test_a_new_load_recomputes_only_the_metrics_that_read_it(demo, data_dir) -> 
     after = {m.pk: m.runs.first().pk for m in Metric.objects.all()}  # type: ignore[union-attr]
     changed = {pk for pk in after if after[pk] != before[pk]}
     assert changed == housing_metrics and len(changed) == 3
+
+
+def test_the_steward_must_edit_the_team_and_the_owner_be_on_it(demo) -> None:  # type: ignore[no-untyped-def]
+    data = definition("encampment-requests-weekly")
+    data["id"] = "encampments-again"
+    data["steward"] = "victor.chen@alderport.example"  # a guest of Team Clean
+    data["owner"] = "housing"  # nobody from Housing is on Team Clean
+    found = problems_of(data, person("grace.lin"))
+    assert "Victor Chen is a guest of Team Clean" in found["steward"]
+    assert "Housing & Community Development has nobody on Team Clean" in found["owner"]
+
+
+def test_a_new_metric_without_a_steward_is_stewarded_by_its_author(demo) -> None:  # type: ignore[no-untyped-def]
+    data = definition("encampment-requests-weekly")
+    data["id"] = "encampments-mine"
+    data.pop("steward")
+    metric, _ = services.save_definition(data, person("marcus.bell"), "New")
+    assert metric.steward == person("marcus.bell")
+
+
+def test_an_unchanged_definition_is_no_change_whoever_sends_it(demo) -> None:  # type: ignore[no-untyped-def]
+    """An export imported as is (`metrics import --as`) must not be refused file by file."""
+    metric, version = services.save_definition(
+        definition("shootings-weekly"), person("victor.chen"), "Re-import"
+    )
+    assert version is None and metric.versions.count() == 1
