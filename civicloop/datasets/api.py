@@ -196,6 +196,26 @@ def run_summary(run: IngestRun) -> dict[str, Any]:
     }
 
 
+def metrics_reading(dataset: Dataset, viewer: User) -> list[dict[str, Any]]:
+    """The shared measures computed from this dataset (as data or population) that this person
+    may see: what a schema change or a rollback would move."""
+    from django.db.models import Q
+
+    from civicloop.metrics.models import Metric
+
+    metrics = (
+        Metric.objects.visible_to(viewer)
+        .filter(Q(dataset=dataset) | Q(population_dataset=dataset))
+        .exclude(current_version=None)
+        .select_related("team")
+        .order_by("name")
+    )
+    return [
+        {"name": m.name, "slug": m.slug, "url": m.get_absolute_url(), "team": m.team.name}
+        for m in metrics
+    ]
+
+
 def dataset_detail_data(dataset: Dataset) -> dict[str, Any]:
     versions = dataset.versions.select_related("run", "created_by").order_by("-number")
     events = dataset.events.select_related("actor", "version")

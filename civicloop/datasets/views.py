@@ -103,7 +103,10 @@ def dataset_list(request: HttpRequest, fmt: str = Format.HTML) -> HttpResponse:
 
 def dataset_detail(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> HttpResponse:
     dataset = _visible(request, slug)
-    data = api.dataset_detail_data(dataset)
+    data = {
+        **api.dataset_detail_data(dataset),
+        "metrics": api.metrics_reading(dataset, _user(request)),
+    }
     context = {"nav": "data", "can_manage": dataset.can_manage(_user(request))}
     return respond(request, fmt, "datasets/dataset_detail.html", data, context)
 

@@ -840,3 +840,12 @@ def test_the_team_page_lists_the_teams_metrics_with_their_agreement(metrics, cli
     assert {m["slug"] for m in listed} == TEAM_CLEAN_METRICS
     safe = client_as("outsider").get("/teams/team-safe.json").json()["metrics"]
     assert {m["slug"] for m in safe} == {CALLS_ID}
+
+
+def test_the_dataset_page_lists_the_metrics_computed_from_it(metrics, client_as) -> None:  # type: ignore[no-untyped-def]
+    page = client_as("lead").get("/data/litter_reports/")
+    assert "Metrics computed from this data" in _text(page)
+    listed = client_as("guest").get("/data/litter_reports.json").json()["metrics"]
+    assert {m["slug"] for m in listed} == TEAM_CLEAN_METRICS
+    calls = client_as("outsider").get("/data/calls_for_service.json").json()["metrics"]
+    assert {m["slug"] for m in calls} == {CALLS_ID}
