@@ -161,9 +161,7 @@ def metric_detail_data(
             }
         )
     current_target = target.value_on(timezone.localdate()) if target else None
-    label = (
-        "Total" if series is None or not series.breakdown else f"{series.breakdown}: {series.value}"
-    )
+    label = next((c["label"] for c in choices if c["selected"]), "Total")
     summary = ""
     known = [r for r in rows if r["value"] is not None]
     if known:

@@ -88,7 +88,7 @@ def test_steward_reads_and_changes_a_metric(
     expect(selector).to_have_value("|")
     selector.select_option(label="North (district)")
     expect(page).to_have_url(re.compile(r"\?series=district%7CNorth$"))
-    expect(page.get_by_role("heading", name="district: North")).to_be_visible()
+    expect(page.get_by_role("heading", name="North (district)")).to_be_visible()
     expect(page.get_by_label("Show", exact=True)).to_have_value("district|North")
     expect(main.get_by_role("link", name="CSV")).to_have_attribute(
         "href", f"/metrics/{METRIC_ID}.csv?breakdown=district&value=North"

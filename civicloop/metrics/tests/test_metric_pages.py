@@ -283,7 +283,7 @@ def test_breakdown_selector_switches_the_series(metrics, client_as) -> None:  # 
     client = client_as("guest")
     response = client.get(_url("metric_detail"), {"series": "district|North"})
     series = response.context["series"]
-    assert series["label"] == "district: North"
+    assert series["label"] == "North (district)"  # as the selector says it
     assert [p["value"] for p in series["points"]] == weekly_counts("North")
     assert '<option value="district|North" selected>' in response.content.decode()
     south = client.get(_url("metric_detail_json"), {"breakdown": "district", "value": "South"})
