@@ -90,9 +90,6 @@ class Engine:
             return arrow.cast(expression.schema().to_pyarrow())
         return self.backend.to_pyarrow(expression)
 
-    def sql(self, expression: ir.Expr) -> str:
-        return str(ibis.to_sql(expression, dialect=self.backend.dialect))
-
     def close(self) -> None:
         if self.name == "pyspark":
             return  # the Spark session is shared by the process; Spark stops it at exit
@@ -155,14 +152,20 @@ def spark_session(master: str) -> Any:
     return _spark_sessions[master]
 
 
+def engine_name(url: str) -> str:
+    """The engine a URL names (duckdb, postgres, pyspark), without connecting to it."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
+    return {"": "duckdb", "postgresql": "postgres", "spark": "pyspark"}.get(scheme, scheme)
+
+
 def connect_engine(url: str, duckdb_connection: Any = None) -> Engine:
     """The engine a URL names. An empty URL or `duckdb` means the warehouse's DuckDB."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
-    if scheme in ("", "duckdb"):
+    name = engine_name(url)
+    if name == "duckdb":
         if duckdb_connection is None:
             raise EngineError("The duckdb engine needs the warehouse's connection.")
         return duckdb_engine(duckdb_connection)
-    if scheme in ("postgres", "postgresql"):
+    if name == "postgres":
         try:
             backend = ibis.connect(url.replace("postgresql://", "postgres://", 1))
         except Exception as error:  # the driver's errors vary; the message is what matters
@@ -171,7 +174,7 @@ def connect_engine(url: str, duckdb_connection: Any = None) -> Engine:
                 f"{str(error).strip().splitlines()[0]}"
             ) from None
         return Engine("postgres", backend, url)
-    if scheme == "spark":
+    if name == "pyspark":
         master = url.split("://", 1)[1] or "local[2]"
         if not master.startswith("local"):
             raise EngineError(

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -24,7 +24,7 @@ from django.utils import timezone
 from civicloop.accounts.models import User
 from civicloop.datasets.engine.schema import schema_from_descriptor
 from civicloop.datasets.models import Dataset, DatasetVersion, Sensitivity
-from civicloop.metrics import compiler
+from civicloop.metrics import compiler, engines
 from civicloop.metrics.definition import (
     DefinitionError,
     Grain,
@@ -44,9 +44,6 @@ from civicloop.metrics.models import (
 )
 from civicloop.organizations.models import Organization, Team
 from civicloop.warehouse import Warehouse
-
-if TYPE_CHECKING:
-    from civicloop.organizations.models import Organization as Org
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +210,7 @@ def check_exposure(resolved: Resolved) -> list[tuple[str, str]]:
     return problems
 
 
-def _team_organizations(team: Team) -> list[Org]:
+def _team_organizations(team: Team) -> list[Organization]:
     ids = team.memberships.values_list("person__organization", flat=True)
     return list(Organization.objects.filter(pk__in=ids))
 
@@ -228,7 +225,7 @@ def check_definition(
     schemas = {resolved.dataset.slug: resolved.dataset.table_schema()}
     if resolved.population is not None:
         schemas[resolved.population.slug] = resolved.population.table_schema()
-    engine_name = engine.name if engine else _engine_name()
+    engine_name = engine.name if engine else engines.engine_name(settings.METRIC_ENGINE)
     try:
         compiler.check_against_schema(definition, schemas, engine_name)
     except DefinitionError as error:
@@ -267,12 +264,6 @@ def check_definition(
                     )
                 ]
             )
-
-
-def _engine_name() -> str:
-    url = settings.METRIC_ENGINE
-    scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
-    return {"postgresql": "postgres", "spark": "pyspark", "": "duckdb"}.get(scheme, scheme)
 
 
 # --- saving ----------------------------------------------------------------------------------

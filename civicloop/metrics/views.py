@@ -89,9 +89,7 @@ def metric_list(request: HttpRequest, fmt: str = Format.HTML) -> HttpResponse:
             for m in data["metrics"]
         ],
     )
-    can_create = Team.objects.visible_to(user).exists() and any(
-        team.can_edit(user) for team in Team.objects.visible_to(user)
-    )
+    can_create = any(team.can_edit(user) for team in Team.objects.visible_to(user))
     context = {"nav": "metrics", "can_create": can_create}
     return respond(request, fmt, "metrics/metric_list.html", data, context, table)
 
