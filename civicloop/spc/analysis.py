@@ -1,0 +1,485 @@
+"""The public face of the engine: `analyse` one series, `analyse_many` a batch in one pass.
+
+Results keep NumPy arrays (NaN where a point has no value or no limit) and turn codes into the
+names users see (`common_cause`, `special_cause_concern`, ...) only when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from civicloop.spc import engine
+from civicloop.spc.constants import MIN_RELIABLE_POINTS
+from civicloop.spc.engine import (
+    ASSURANCE_NAMES,
+    ATTRIBUTE_CHARTS,
+    CHARTS,
+    DIRECTIONS,
+    FAIL,
+    INCONSISTENT,
+    MISSING,
+    PASS,
+    RULE_NAMES,
+    TYPE_NAMES,
+    Floats,
+    SpcInputError,
+)
+
+DIRECTION_SIGN = {"increase": 1, "decrease": -1, "neutral": 0}
+
+
+@dataclass(frozen=True)
+class RunSignal:
+    """One rebase group of a run chart: Anhøj's longest run and crossings, and their limits."""
+
+    group: int
+    useful_points: int
+    longest_run: int
+    longest_run_max: int
+    crossings: int
+    crossings_min: int
+
+    @property
+    def long_run(self) -> bool:
+        return self.longest_run > self.longest_run_max
+
+    @property
+    def few_crossings(self) -> bool:
+        return self.crossings < self.crossings_min
+
+
+@dataclass(frozen=True)
+class SpcResult:
+    """One series analysed: per-point arrays, the icons and the caveats."""
+
+    chart: str
+    direction: str
+    target: float | None
+    y: Floats
+    mean: Floats
+    lpl: Floats
+    upl: Floats
+    nlpl: Floats
+    nupl: Floats
+    type_codes: NDArray[np.int8]
+    rule_codes: NDArray[np.int8]
+    group_ids: NDArray[np.int64]
+    variation: str | None
+    assurance: str | None
+    numerators: Floats | None = None
+    denominators: Floats | None = None
+    baseline: int | None = None
+    screen: bool = True
+    run_signals: tuple[RunSignal, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def types(self) -> list[str | None]:
+        return [TYPE_NAMES[int(c)] for c in self.type_codes]
+
+    @property
+    def rules(self) -> list[str | None]:
+        return [RULE_NAMES[int(c)] for c in self.rule_codes]
+
+    @property
+    def groups(self) -> list[int]:
+        return [int(g) for g in self.group_ids]
+
+    def last_index(self) -> int | None:
+        known = np.flatnonzero(self.type_codes != MISSING)
+        return int(known[-1]) if len(known) else None
+
+    def point(self, i: int) -> dict[str, Any]:
+        """Point i as plain data (None for NaN)."""
+        return {
+            "y": _num(self.y[i]),
+            "mean": _num(self.mean[i]),
+            "lpl": _num(self.lpl[i]),
+            "upl": _num(self.upl[i]),
+            "nlpl": _num(self.nlpl[i]),
+            "nupl": _num(self.nupl[i]),
+            "type": TYPE_NAMES[int(self.type_codes[i])],
+            "rule": RULE_NAMES[int(self.rule_codes[i])],
+            "group": int(self.group_ids[i]),
+        }
+
+
+def _num(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+@dataclass(frozen=True)
+class SpcBatch:
+    """Many series analysed together; `batch[i]` is series i as an SpcResult."""
+
+    chart: str
+    directions: tuple[str, ...]
+    targets: Floats
+    lengths: NDArray[np.int64]
+    offsets: NDArray[np.int64]
+    y: Floats
+    numerators: Floats | None
+    denominators: Floats | None
+    mean: Floats
+    lpl: Floats
+    upl: Floats
+    nlpl: Floats
+    nupl: Floats
+    type_codes: NDArray[np.int8]
+    rule_codes: NDArray[np.int8]
+    group_ids: NDArray[np.int64]
+    variation_codes: NDArray[np.int8]
+    assurance_codes: NDArray[np.int8]
+    baselines: tuple[int | None, ...]
+    screens: tuple[bool, ...]
+    segment_series: NDArray[np.int64]
+    segment_group: NDArray[np.int64]
+    segment_points: NDArray[np.int64]
+    segment_baseline_points: NDArray[np.int64]
+    segment_spread: Floats
+    run: engine.RunSignals | None
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> SpcResult:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        a = int(self.offsets[i])
+        b = a + int(self.lengths[i])
+        target = float(self.targets[i])
+        segs = np.flatnonzero(self.segment_series == i)
+        run_signals: tuple[RunSignal, ...] = ()
+        if self.run is not None:
+            run_signals = tuple(
+                RunSignal(
+                    group=int(self.segment_group[k]),
+                    useful_points=int(self.run.useful[k]),
+                    longest_run=int(self.run.longest_run[k]),
+                    longest_run_max=int(self.run.longest_run_max[k]),
+                    crossings=int(self.run.crossings[k]),
+                    crossings_min=int(self.run.crossings_min[k]),
+                )
+                for k in segs
+            )
+        return SpcResult(
+            chart=self.chart,
+            direction=self.directions[i],
+            target=None if np.isnan(target) else target,
+            y=self.y[a:b],
+            mean=self.mean[a:b],
+            lpl=self.lpl[a:b],
+            upl=self.upl[a:b],
+            nlpl=self.nlpl[a:b],
+            nupl=self.nupl[a:b],
+            type_codes=self.type_codes[a:b],
+            rule_codes=self.rule_codes[a:b],
+            group_ids=self.group_ids[a:b],
+            variation=TYPE_NAMES[int(self.variation_codes[i])],
+            assurance=ASSURANCE_NAMES[int(self.assurance_codes[i])],
+            numerators=None if self.numerators is None else self.numerators[a:b],
+            denominators=None if self.denominators is None else self.denominators[a:b],
+            baseline=self.baselines[i],
+            screen=self.screens[i],
+            run_signals=run_signals,
+            warnings=tuple(self._warnings(segs)),
+        )
+
+    def _warnings(self, segs: NDArray[np.int64]) -> list[str]:
+        out: list[str] = []
+        several = len(segs) > 1
+        for k in segs:
+            where = f"group {int(self.segment_group[k]) + 1}: " if several else ""
+            points = int(self.segment_points[k])
+            base = int(self.segment_baseline_points[k])
+            if points == 0:
+                out.append(f"{where}no values to analyse")
+            elif points == 1 and self.chart != "run":
+                out.append(f"{where}a single point has no limits; add more data")
+            elif base < MIN_RELIABLE_POINTS:
+                remedy = (
+                    "" if self.chart == "run" else "; a run chart may be the better choice for now"
+                )
+                out.append(
+                    f"{where}the centre line and limits come from {base} points: fewer than "
+                    f"{MIN_RELIABLE_POINTS} are unreliable{remedy}"
+                )
+            if points > 1 and self.segment_spread[k] == 0:
+                out.append(
+                    f"{where}every value is the same: there is no variation to judge, so the "
+                    "limits sit on the centre line and no point is a signal"
+                )
+        return out
+
+
+def _as_flat(values: Any, name: str) -> tuple[Floats, NDArray[np.int64]]:
+    if isinstance(values, np.ndarray) and values.ndim == 2:
+        flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        lengths = np.full(values.shape[0], values.shape[1], dtype=np.int64)
+        return flat, lengths
+    if isinstance(values, np.ndarray) and values.ndim != 1 and values.ndim != 2:
+        raise SpcInputError(f"{name}: expected a list of series or a 2-D array")
+    rows = [
+        np.asarray([np.nan if v is None else v for v in row], dtype=np.float64)
+        if not isinstance(row, np.ndarray)
+        else row.astype(np.float64, copy=False)
+        for row in values
+    ]
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.concatenate(rows) if rows else np.zeros(0)
+    return flat, lengths
+
+
+def _per_series(value: Any, n: int, name: str) -> list[Any]:
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return [value] * n
+    items = list(value)
+    if len(items) != n:
+        raise SpcInputError(f"{name} has {len(items)} entries for {n} series: give one per series")
+    return items
+
+
+def _check_attribute(
+    chart: str, x: Floats, d: Floats, lengths: NDArray[np.int64], offsets: NDArray[np.int64]
+) -> Floats:
+    """Validate numerators and denominators; returns the plotted values (NaN where missing)."""
+
+    def where(flat_index: int) -> str:
+        series = int(np.searchsorted(offsets, flat_index, side="right") - 1)
+        point = flat_index - int(offsets[series])
+        prefix = f"series {series + 1}, " if len(lengths) > 1 else ""
+        return f"{prefix}point {point + 1}"
+
+    known = ~np.isnan(x)
+    negative = np.flatnonzero(known & (x < 0))
+    if len(negative):
+        i = int(negative[0])
+        raise SpcInputError(
+            f"{where(i)}: the count is {x[i]:g}; a {chart} chart needs counts of 0 or more "
+            "(use an XmR chart for values that can be negative)"
+        )
+    if chart == "c":
+        return x.copy()
+    known_d = ~np.isnan(d)
+    bad = np.flatnonzero(known_d & (d < 0))
+    if len(bad):
+        i = int(bad[0])
+        raise SpcInputError(f"{where(i)}: the denominator is {d[i]:g}; it must be 0 or more")
+    orphan = np.flatnonzero(known & known_d & (d == 0) & (x > 0))
+    if len(orphan):
+        i = int(orphan[0])
+        raise SpcInputError(
+            f"{where(i)}: {x[i]:g} out of a denominator of 0; check the denominator"
+        )
+    if chart in ("p", "p_prime"):
+        over = np.flatnonzero(known & known_d & (x > d))
+        if len(over):
+            i = int(over[0])
+            raise SpcInputError(
+                f"{where(i)}: {x[i]:g} out of {d[i]:g} is more than all of them; a p chart "
+                "needs numerator <= denominator (use a u chart for rates that can exceed 1)"
+            )
+    y = np.full(len(x), np.nan)
+    ok = known & known_d & (d > 0)
+    y[ok] = x[ok] / d[ok]
+    return y
+
+
+def analyse_many(
+    values: Any,
+    *,
+    denominators: Any = None,
+    chart: str = "xmr",
+    direction: str | Sequence[str] = "neutral",
+    target: float | Sequence[float | None] | None = None,
+    baseline: int | Sequence[int | None] | None = None,
+    screen: bool | Sequence[bool] = True,
+    rebase: Sequence[Sequence[int]] | None = None,
+) -> SpcBatch:
+    """Analyse many series in one pass.
+
+    `values` is a 2-D array (one series a row, NaN for missing) or a sequence of sequences
+    (None or NaN for missing). For p and u charts `values` are the numerators and
+    `denominators` has the same shape. `direction`, `target`, `baseline` and `screen` are one
+    value for all series or one per series; `rebase` is one list of point positions per series,
+    each starting a new group.
+    """
+    if chart not in CHARTS:
+        raise SpcInputError(f"chart {chart!r} is not one of {', '.join(CHARTS)}")
+    flat, lengths = _as_flat(values, "values")
+    n = len(lengths)
+    offsets = np.zeros(n, dtype=np.int64)
+    if n > 1:
+        np.cumsum(lengths[:-1], out=offsets[1:])
+    directions = _per_series(direction, n, "direction")
+    for d in directions:
+        if d not in DIRECTIONS:
+            raise SpcInputError(f"direction {d!r} is not one of {', '.join(DIRECTIONS)}")
+    targets_list = _per_series(target, n, "target")
+    targets = np.asarray([np.nan if t is None else float(t) for t in targets_list], dtype=float)
+    baselines = _per_series(baseline, n, "baseline")
+    for b in baselines:
+        if b is not None and (isinstance(b, bool) or int(b) != b or b < 2):
+            raise SpcInputError(f"baseline {b!r}: give a whole number of points, 2 or more")
+    screens = [bool(s) for s in _per_series(screen, n, "screen")]
+
+    numerators: Floats | None = None
+    dens: Floats | None = None
+    if chart in ATTRIBUTE_CHARTS:
+        numerators = flat
+        if chart == "c":
+            dens = None
+            y_flat = _check_attribute(chart, flat, flat, lengths, offsets)
+        else:
+            if denominators is None:
+                raise SpcInputError(
+                    f"a {chart} chart needs denominators (the number of cases each count is out "
+                    "of); give them, or use an XmR or c chart"
+                )
+            dens, d_lengths = _as_flat(denominators, "denominators")
+            if not np.array_equal(d_lengths, lengths):
+                raise SpcInputError("denominators must have one value per value, series by series")
+            y_flat = _check_attribute(chart, flat, dens, lengths, offsets)
+    else:
+        y_flat = flat
+    if np.isinf(y_flat).any():
+        i = int(np.flatnonzero(np.isinf(y_flat))[0])
+        series = int(np.searchsorted(offsets, i, side="right") - 1)
+        raise SpcInputError(
+            f"series {series + 1}, point {i - int(offsets[series]) + 1}: infinite value"
+        )
+
+    segs = engine.build_segments(y_flat, lengths, rebase)
+    base_arr = (
+        None
+        if all(b is None for b in baselines)
+        else np.asarray(
+            [np.iinfo(np.int64).max if b is None else int(b) for b in baselines], dtype=np.int64
+        )
+    )
+    run_signals = None
+    if chart == "xmr":
+        lim = engine.xmr_limits(segs, base_arr, np.asarray(screens, dtype=bool))
+        label, rule = engine.apply_rules(segs, lim)
+    elif chart == "run":
+        lim, label, rule, run_signals = engine.run_chart(segs, base_arr)
+    else:
+        x_c = flat[segs.index]
+        d_c = np.ones(len(x_c)) if dens is None else dens[segs.index]
+        lim = engine.attribute_limits(segs, chart, x_c, d_c, base_arr)
+        label, rule = engine.apply_rules(segs, lim)
+
+    sign = np.asarray([DIRECTION_SIGN[d] for d in directions], dtype=np.int8)
+    point_series = segs.seg_series[segs.seg]
+    codes_c = engine.point_types(label, sign[point_series])
+
+    total = len(y_flat)
+
+    def spread(values_c: Floats) -> Floats:
+        out = np.full(total, np.nan)
+        out[segs.index] = values_c
+        return out
+
+    type_codes = np.full(total, MISSING, dtype=np.int8)
+    type_codes[segs.index] = codes_c
+    rule_codes = np.zeros(total, dtype=np.int8)
+    rule_codes[segs.index] = rule
+    mean, lpl, upl = spread(lim.centre), spread(lim.lpl), spread(lim.upl)
+    nlpl, nupl = spread(lim.nlpl), spread(lim.nupl)
+
+    # The last known point of each series sets the variation icon and the assurance limits.
+    variation = np.full(n, MISSING, dtype=np.int8)
+    assurance = np.zeros(n, dtype=np.int8)
+    if len(point_series):
+        ends = np.flatnonzero(np.r_[point_series[1:] != point_series[:-1], True])
+        who = point_series[ends]
+        variation[who] = codes_c[ends]
+        t = targets[who]
+        up, lo = lim.upl[ends], lim.lpl[ends]
+        s = sign[who]
+        ok = (~np.isnan(t)) & (s != 0) & ~np.isnan(up) & (chart != "run")
+        above = t > up
+        below = t < lo
+        code = np.where(
+            above, np.where(s > 0, FAIL, PASS), np.where(below, np.where(s > 0, PASS, FAIL), 0)
+        )
+        code = np.where(ok & (code == 0), INCONSISTENT, code)
+        assurance[who] = np.where(ok, code, 0)
+
+    # Per segment facts for the warnings.
+    seg_points = np.bincount(segs.seg, minlength=segs.count).astype(np.int64)
+    base_mask = (
+        np.ones(len(segs.y), dtype=bool)
+        if base_arr is None
+        else segs.pos < base_arr[segs.seg_series[segs.seg]]
+    )
+    seg_base = np.bincount(segs.seg, weights=base_mask, minlength=segs.count).astype(np.int64)
+    seg_spread = np.zeros(segs.count)
+    if len(segs.y):
+        firsts = np.flatnonzero(segs.start)
+        seg_spread[segs.seg[firsts]] = np.maximum.reduceat(segs.y, firsts) - np.minimum.reduceat(
+            segs.y, firsts
+        )
+
+    group_ids = segs.point_group
+    return SpcBatch(
+        chart=chart,
+        directions=tuple(directions),
+        targets=targets,
+        lengths=lengths,
+        offsets=offsets,
+        y=y_flat,
+        numerators=numerators,
+        denominators=dens,
+        mean=mean,
+        lpl=lpl,
+        upl=upl,
+        nlpl=nlpl,
+        nupl=nupl,
+        type_codes=type_codes,
+        rule_codes=rule_codes,
+        group_ids=group_ids,
+        variation_codes=variation,
+        assurance_codes=assurance,
+        baselines=tuple(None if b is None else int(b) for b in baselines),
+        screens=tuple(screens),
+        segment_series=segs.seg_series,
+        segment_group=segs.seg_group,
+        segment_points=seg_points,
+        segment_baseline_points=seg_base,
+        segment_spread=seg_spread,
+        run=run_signals,
+    )
+
+
+def analyse(
+    values: Sequence[float | None] | Floats,
+    *,
+    denominators: Sequence[float | None] | Floats | None = None,
+    chart: str = "xmr",
+    direction: str = "neutral",
+    target: float | None = None,
+    baseline: int | None = None,
+    screen: bool = True,
+    rebase: Sequence[int] = (),
+) -> SpcResult:
+    """Analyse one series (a batch of one)."""
+    return analyse_many(
+        [values],
+        denominators=None if denominators is None else [denominators],
+        chart=chart,
+        direction=direction,
+        target=target,
+        baseline=baseline,
+        screen=screen,
+        rebase=[list(rebase)],
+    )[0]
