@@ -3,8 +3,9 @@
     python -m benchmarks [OPTIONS]            # the ingest benchmark (issue 3), as before
     python -m benchmarks ingest [OPTIONS]     # the same, by name
     python -m benchmarks metrics [OPTIONS]    # the metric refresh benchmark (issue 4)
+    python -m benchmarks spc [OPTIONS]        # the SPC engine benchmark (issue 5)
 
-Options are passed on to the benchmark; see `python -m benchmarks [ingest|metrics] --help`.
+Options are passed on to the benchmark; see `python -m benchmarks [ingest|metrics|spc] --help`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ def main() -> None:
         from benchmarks import metrics
 
         metrics.main(argv[1:])
+    elif argv and argv[0] == "spc":
+        from benchmarks import spc
+
+        spc.main(argv[1:])
     elif argv and argv[0] == "ingest":
         ingest.main(argv[1:])
     else:

@@ -281,6 +281,9 @@ def _register_app_commands() -> None:
     """Apps add their own commands to the group (imported here to avoid an import cycle)."""
     import civicloop.datasets.cli
     import civicloop.metrics.cli  # noqa: F401
+    from civicloop.spc.cli import spc
+
+    main.add_command(spc)
 
 
 _register_app_commands()

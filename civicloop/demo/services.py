@@ -52,13 +52,14 @@ def load_demo(
         rows[spec.slug] = table.num_rows
     if progress:
         progress("", len(tables), len(tables))
-    metrics = define_demo_metrics()
+    metrics = define_demo_metrics(as_of or date.today())
     return DemoResult(counts, rows, password, metrics)
 
 
-def define_demo_metrics() -> int:
-    """Save the demo's metric definitions (a new version only where one changed), then compute
-    whatever is not up to date. Returns how many metrics the demo has."""
+def define_demo_metrics(as_of: date | None = None) -> int:
+    """Save the demo's metric definitions (a new version only where one changed), mark the
+    city's events on their charts, then compute whatever is not up to date. Returns how many
+    metrics the demo has."""
     from civicloop.demo.metrics import demo_metric_definitions
     from civicloop.metrics.services import refresh, save_definition
 
@@ -66,8 +67,30 @@ def define_demo_metrics() -> int:
     for data in definitions:
         save_definition(data, None, "Defined by the demo city.")
     _demo_signoffs()
+    _demo_annotations(as_of or date.today())
     refresh()
     return len(definitions)
+
+
+def _demo_annotations(as_of: date) -> None:
+    """The events behind the demo's stories, marked on the charts they show up in."""
+    from civicloop.demo.citydata import timeline_for
+    from civicloop.metrics.models import Annotation, Metric
+
+    timeline = timeline_for(as_of)
+    events = (
+        ("dumping-days-to-close-weekly", timeline.pilot_start, "Dumping pilot live in District 3"),
+        ("illegal-dumping-requests-weekly", timeline.pilot_start, "Dumping pilot (District 3)"),
+        ("tree-maintenance-requests-weekly", timeline.spike_week, "Winter storm"),
+        ("blocked-sidewalk-requests-weekly", timeline.spike_week, "Winter storm"),
+    )
+    author = User.objects.get(email=city.email_for("grace.lin"))
+    for slug, day, text in events:
+        metric = Metric.objects.filter(slug=slug).first()
+        if metric is not None:
+            Annotation.objects.update_or_create(
+                metric=metric, text=text, defaults={"on": day, "author": author}
+            )
 
 
 # Who has agreed to what, so the demo shows agreement part-way: Team Clean's headline

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -9,13 +11,21 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from civicloop.metrics import charts
 from civicloop.metrics.definition import Aggregate, CalculationKind, Direction, Grain
 from civicloop.metrics.describe import describe
 from civicloop.metrics.models import Metric, Series
 from civicloop.metrics.periods import period_label
 from civicloop.metrics.services import agreement_for, latest_run
+from civicloop.metrics.spc import (
+    SPC_DIRECTION,
+    MetricSpc,
+    SeriesInput,
+    analyse_one,
+    analyse_series,
+)
 from civicloop.metrics.suppression import suppress
+from civicloop.spc import chart as spc_chart
+from civicloop.spc.describe import ASSURANCE_WORDS, VARIATION_WORDS
 
 if TYPE_CHECKING:
     from civicloop.accounts.models import User
@@ -34,22 +44,42 @@ def metric_list_data(user: User) -> dict[str, Any]:
         .select_related("team", "owner", "dataset", "current_version")
         .order_by("team__name", "name")
     )
+    return {"metrics": metric_rows(list(metrics), user)}
+
+
+def metric_rows(metrics: list[Metric], user: User) -> list[dict[str, Any]]:
+    """A line per metric for lists and dashboards: latest value and the SPC icons of its total
+    (all totals analysed in one batch)."""
     rows = []
+    inputs: list[SeriesInput] = []
     for metric in metrics:
         run = latest_run(metric)
         total = run.series.filter(breakdown="").first() if run else None
         definition = metric.current_version.definition if metric.current_version else {}
+        parsed = metric.current_version.parsed() if metric.current_version else None
         decimals = int(definition.get("decimals", 0))
         latest = None
+        values: list[float | None] = []
         if total is not None and total.values:
-            last = total.values[-1]
-            parsed = metric.current_version.parsed() if metric.current_version else None
-            if parsed and parsed.suppress_below and sees_only_public(metric, user):
-                last = _suppressed_values(metric, parsed, run, total)[-1]
+            values = list(total.values)
+            hidden = bool(parsed and parsed.suppress_below and sees_only_public(metric, user))
+            if hidden:
+                values = _suppressed_values(metric, parsed, run, total)
+            last = values[-1]
             grain = Grain(definition["time"]["grain"])
             start = date.fromisoformat(total.periods[-1])
             label = period_label(start, grain, int(definition["time"].get("fiscal_year_start", 1)))
             latest = {"period": total.periods[-1], "label": label, "value": last}
+            if parsed is not None:
+                inputs.append(
+                    SeriesInput(
+                        parsed,
+                        [date.fromisoformat(p) for p in total.periods],
+                        values,
+                        () if hidden else list(total.numerators),
+                        () if hidden else list(total.denominators),
+                    )
+                )
         rows.append(
             {
                 "slug": metric.slug,
@@ -64,9 +94,29 @@ def metric_list_data(user: User) -> dict[str, Any]:
                 "latest": latest,
                 "latest_text": _format(latest["value"], decimals) if latest else "—",
                 "public": metric.is_public,
+                "direction": SPC_DIRECTION[parsed.direction] if parsed else "neutral",
+                "variation": None,
+                "variation_label": VARIATION_WORDS[None],
+                "variation_sentence": "No data yet, so nothing to judge.",
+                "assurance": None,
+                "assurance_label": ASSURANCE_WORDS[None],
+                "assurance_sentence": None,
+                "_spc": bool(latest and parsed is not None),
             }
         )
-    return {"metrics": rows}
+    results = iter(analyse_series(inputs))
+    for row in rows:
+        if row.pop("_spc"):
+            e = next(results).explanation
+            row.update(
+                variation=e.variation,
+                variation_label=e.variation_label,
+                variation_sentence=e.variation_sentence,
+                assurance=e.assurance,
+                assurance_label=e.assurance_label,
+                assurance_sentence=e.assurance_sentence,
+            )
+    return rows
 
 
 def _series_choice(
@@ -142,6 +192,18 @@ def metric_detail_data(
     grain = definition.time.grain
     fiscal = definition.time.fiscal_year_start
     target = definition.target
+    shown_parts = bool(series and series.numerators and not suppressed)
+    spc = analyse_one(
+        SeriesInput(
+            definition,
+            periods,
+            values,
+            list(series.numerators) if series and shown_parts else (),
+            list(series.denominators) if series and shown_parts else (),
+        )
+    )
+    result = spc.result
+    types = result.types
     rows = []
     for index, period in enumerate(periods):
         point_target = target.value_on(period) if target else None
@@ -158,6 +220,13 @@ def metric_detail_data(
                 if series and series.denominators and not suppressed
                 else None,
                 "target": point_target,
+                "mean": _float(result.mean[index]),
+                "lpl": _float(result.lpl[index]),
+                "upl": _float(result.upl[index]),
+                "type": types[index],
+                "type_text": VARIATION_WORDS[types[index]] if types[index] else "",
+                "mean_text": _format(_float(result.mean[index]), definition.decimals + 1),
+                "limits_text": _limits_text(result, index, definition.decimals + 1),
             }
         )
     current_target = target.value_on(timezone.localdate()) if target else None
@@ -171,6 +240,37 @@ def metric_detail_data(
             f"{_format(min(r['value'] for r in known), definition.decimals)}, highest "
             f"{_format(max(r['value'] for r in known), definition.decimals)}."
         )
+    marks = list(metric.annotations.select_related("author"))
+    annotations = [
+        {
+            "id": a.pk,
+            "on": a.on.isoformat(),
+            "text": a.text,
+            "author": a.author.full_name if a.author else None,
+            "can_delete": a.can_delete(user),
+        }
+        for a in marks
+    ]
+    spec = spc_chart.spc_spec(
+        result,
+        periods,
+        title=f"{metric.name} ({label})",
+        unit=definition.unit,
+        decimals=definition.decimals,
+        targets=spc.targets,
+        rebases=spc.rebases,
+        annotations=[(a.on, a.text) for a in marks],
+        description=" ".join(
+            part
+            for part in (
+                summary,
+                spc.explanation.variation_sentence,
+                spc.explanation.assurance_sentence,
+            )
+            if part
+        ),
+    )
+    spec_json = json.dumps(spec, allow_nan=False, sort_keys=True)
     agreement = agreement_for(metric)
     dataset = metric.dataset
     dataset_version = run.dataset_version if run else None
@@ -259,23 +359,82 @@ def metric_detail_data(
             "points": rows,
             "summary": summary,
         },
-        "chart": {
-            "vega_lite": charts.vega_lite_spec(
-                metric.name, definition.unit, [r["period"] for r in rows], values, current_target
-            ),
-        },
+        "spc": _spc_data(spc),
+        "annotations": annotations,
+        "chart": {"vega_lite": spec},
         "links": {
             "json": reverse("metrics:metric_detail_json", kwargs={"slug": metric.slug}),
             "csv": reverse("metrics:metric_detail_csv", kwargs={"slug": metric.slug}),
             "history": reverse("metrics:metric_history", kwargs={"slug": metric.slug}),
         },
-        "_svg": charts.line_svg(
-            f"{metric.name} ({label})",
-            definition.unit,
-            periods,
-            values,
-            current_target,
-            summary,
-            [(rebase.on, rebase.reason) for rebase in definition.chart.rebases],
-        ),
+        "_spec_json": spec_json,
+    }
+
+
+def _float(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _limits_text(result: Any, index: int, decimals: int) -> str:
+    low, high = _float(result.lpl[index]), _float(result.upl[index])
+    if low is None or high is None:
+        return "—"
+    return f"{_format(low, decimals)} to {_format(high, decimals)}"
+
+
+CHART_NAMES = {
+    "xmr": "XmR chart (individuals)",
+    "run": "Run chart (median, Anhøj rules)",
+    "p": "p chart (proportions)",
+    "u": "u chart (rates)",
+    "c": "c chart (counts)",
+    "p_prime": "Laney p-prime chart (proportions)",
+    "u_prime": "Laney u-prime chart (rates)",
+}
+
+
+def _settings_text(spc: MetricSpc) -> str:
+    r = spc.result
+    parts = [CHART_NAMES.get(r.chart, r.chart)]
+    if r.chart != "run":
+        parts.append(
+            f"limits from the first {r.baseline} points of each group"
+            if r.baseline
+            else "limits from all points of each group"
+        )
+    if r.chart == "xmr":
+        parts.append("large moving ranges screened out" if r.screen else "no screening")
+    for day, reason in spc.rebases:
+        parts.append(f"rebased {day:%d %b %Y}: {reason}")
+    return " · ".join(parts)
+
+
+def _spc_data(spc: MetricSpc) -> dict[str, Any]:
+    r, e = spc.result, spc.explanation
+    return {
+        "settings_text": _settings_text(spc),
+        "chart": r.chart,
+        "direction": r.direction,
+        "variation": e.variation,
+        "variation_label": e.variation_label,
+        "variation_sentence": e.variation_sentence,
+        "assurance": e.assurance,
+        "assurance_label": e.assurance_label,
+        "assurance_sentence": e.assurance_sentence,
+        "target": r.target,
+        "baseline_points": r.baseline,
+        "screening": r.screen,
+        "rebases": [{"date": day.isoformat(), "reason": reason} for day, reason in spc.rebases],
+        "warnings": list(r.warnings),
+        "run_signals": [
+            {
+                "group": s.group + 1,
+                "useful_points": s.useful_points,
+                "longest_run": s.longest_run,
+                "longest_run_max": s.longest_run_max,
+                "crossings": s.crossings,
+                "crossings_min": s.crossings_min,
+            }
+            for s in r.run_signals
+        ],
     }

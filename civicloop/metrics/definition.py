@@ -75,6 +75,13 @@ class ChartType(StrEnum):
     RUN = "run"
     P = "p"
     U = "u"
+    C = "c"
+    P_PRIME = "p_prime"  # Laney's p' (large denominators)
+    U_PRIME = "u_prime"  # Laney's u'
+
+    @property
+    def needs_denominator(self) -> bool:
+        return self in (ChartType.P, ChartType.U, ChartType.P_PRIME, ChartType.U_PRIME)
 
 
 class DurationUnit(StrEnum):
@@ -568,12 +575,23 @@ def parse_definition(data: Any) -> MetricDefinition:
     direction = r.choice(data, "direction", "", Direction, Direction.NEUTRAL)
     target = _read_target(r, data.get("target"))
     chart = _read_chart(r, data.get("chart"))
-    if chart.type in (ChartType.P, ChartType.U) and (
+    if chart.type.needs_denominator and (
         calculation is None or calculation.kind is CalculationKind.SIMPLE
     ):
         r.fail(
             "chart.type",
             f"a {chart.type.value} chart needs a numerator and denominator: use a ratio or rate",
+        )
+    if chart.type is ChartType.C and (
+        calculation is None
+        or calculation.kind is not CalculationKind.SIMPLE
+        or not (
+            calculation.measure.aggregate.is_count or calculation.measure.aggregate is Aggregate.SUM
+        )
+    ):
+        r.fail(
+            "chart.type",
+            "a c chart is for counts: use it with a count (or a sum of counts), or use xmr",
         )
     if target is not None and direction is Direction.NEUTRAL:
         r.fail(

@@ -113,7 +113,11 @@ class EditDefinitionForm(forms.Form):
             (ChartType.RUN.value, "Run chart"),
             (ChartType.P.value, "p chart (proportions)"),
             (ChartType.U.value, "u chart (rates)"),
+            (ChartType.C.value, "c chart (counts)"),
+            (ChartType.P_PRIME.value, "Laney p-prime chart (proportions, large denominators)"),
+            (ChartType.U_PRIME.value, "Laney u-prime chart (rates, large denominators)"),
         ],
+        help_text="XmR suits most series; a run chart suits short ones (under 12 points).",
     )
     baseline_points = forms.IntegerField(
         label="Baseline points",
@@ -240,3 +244,23 @@ def place_problems(form: forms.Form, problems: list[tuple[str, str]], fallback: 
             field = fallback
             message = f"{path}: {message}" if path else message
         form.add_error(field if field else None, message)
+
+
+class AnnotationForm(forms.Form):
+    on = forms.DateField(
+        label="Date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The day it happened (YYYY-MM-DD).",
+        error_messages={"invalid": "Enter the date as YYYY-MM-DD, e.g. 2026-03-02."},
+    )
+    text = forms.CharField(
+        label="What happened",
+        max_length=200,
+        help_text="A few words for the chart, e.g. “Pilot started in District 3”.",
+    )
+
+    def clean_text(self) -> str:
+        text = " ".join(self.cleaned_data["text"].split())
+        if not text:
+            raise forms.ValidationError("Say what happened, in a few words.")
+        return text

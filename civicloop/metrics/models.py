@@ -94,6 +94,14 @@ class Metric(models.Model):
             or (user.is_org_admin and user.organization_id == self.owner_id)
         )
 
+    def can_annotate(self, user: User) -> bool:
+        """Adding an event to the chart (a pilot started, a system changed): the team's leads
+        and members, and whoever may change the definition."""
+        if not self.can_view(user):
+            return False
+        role = self.team.role_of(user)
+        return self.can_change(user) or role in (Role.LEAD, Role.MEMBER)
+
     def agreeing_organization(self, user: User) -> Organization | None:
         """The partner this person may agree for: their own organization, if it is on the team
         and they are on the team in a role that speaks for it (not a read-only viewer)."""
@@ -234,3 +242,27 @@ class Series(models.Model):
                 }
             )
         return rows
+
+
+class Annotation(models.Model):
+    """An event marked on a metric's chart, so the chart tells the story of what changed."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="annotations")
+    on = models.DateField(help_text="The day the event happened.")
+    text = models.CharField(max_length=200)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("on", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.metric}: {self.on} {self.text}"
+
+    def can_delete(self, user: User) -> bool:
+        return bool(
+            user.is_authenticated
+            and (user.pk == self.author_id or self.metric.can_change(user) or user.is_superuser)
+        )

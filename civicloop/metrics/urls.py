@@ -25,4 +25,14 @@ urlpatterns = [
     path(f"{METRIC}/edit/", views.metric_edit, name="metric_edit"),
     path(f"{METRIC}/edit/yaml/", views.metric_edit_yaml, name="metric_edit_yaml"),
     path(f"{METRIC}/agree/", views.metric_agree, name="metric_agree"),
+    path(f"{METRIC}/chart.svg", views.metric_chart, {"kind": "svg"}, name="metric_chart_svg"),
+    path(f"{METRIC}/chart.png", views.metric_chart, {"kind": "png"}, name="metric_chart_png"),
+    path(f"{METRIC}/chart.vl.json", views.metric_chart, {"kind": "vl"}, name="metric_chart_spec"),
+    path(f"{METRIC}/annotations/", views.annotation_add, name="annotation_add"),
+    path(
+        f"{METRIC}/annotations/<int:pk>/delete/",
+        views.annotation_delete,
+        name="annotation_delete",
+    ),
+    path("spc/vega.js", views.vega_script, name="vega_script"),
 ]

@@ -8,7 +8,9 @@ worker.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -21,14 +23,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 from civicloop.core import worker
 from civicloop.core.twins import Format, respond
 from civicloop.metrics import api, services
+from civicloop.metrics import spc as metric_spc
 from civicloop.metrics.forms import (
     AgreeForm,
+    AnnotationForm,
     EditDefinitionForm,
     YamlDefinitionForm,
     place_problems,
 )
-from civicloop.metrics.models import Metric
+from civicloop.metrics.models import Annotation, Metric
 from civicloop.organizations.models import Team
+from civicloop.spc import chart as spc_chart
 
 if TYPE_CHECKING:
     from civicloop.accounts.models import User
@@ -72,6 +77,8 @@ def metric_list(request: HttpRequest, fmt: str = Format.HTML) -> HttpResponse:
             "period",
             "value",
             "unit",
+            "variation",
+            "assurance",
         ],
         [
             (
@@ -85,6 +92,8 @@ def metric_list(request: HttpRequest, fmt: str = Format.HTML) -> HttpResponse:
                 m["latest"]["period"] if m["latest"] else "",
                 m["latest"]["value"] if m["latest"] and m["latest"]["value"] is not None else "",
                 m["unit"],
+                m["variation"] or "",
+                m["assurance"] or "",
             )
             for m in data["metrics"]
         ],
@@ -101,13 +110,24 @@ def metric_detail(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> Ht
     if "series" in request.GET:  # the selector sends "breakdown|value"
         breakdown, _, value = request.GET["series"].partition("|")
     data = api.metric_detail_data(metric, user, breakdown, value)
-    svg = data.pop("_svg")
+    spec_json = data.pop("_spec_json")
     series = data["series"]
     part = series["value"].lower().replace(" ", "-")
     filename = f"{metric.slug}-{part}.csv" if part else f"{metric.slug}.csv"
     table = (
         filename,
-        ["period", "label", "value", "numerator", "denominator", "target"],
+        [
+            "period",
+            "label",
+            "value",
+            "numerator",
+            "denominator",
+            "target",
+            "mean",
+            "lower_limit",
+            "upper_limit",
+            "type",
+        ],
         [
             (
                 p["period"],
@@ -116,17 +136,98 @@ def metric_detail(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> Ht
                 _cell(p["numerator"]),
                 _cell(p["denominator"]),
                 _cell(p["target"]),
+                _cell(p["mean"]),
+                _cell(p["lpl"]),
+                _cell(p["upl"]),
+                p["type"] or "",
             )
             for p in series["points"]
         ],
     )
     context = {
         "nav": "metrics",
-        "chart_svg": mark_safe(svg),  # noqa: S308  built by charts.line_svg, which escapes text
+        # Vega's SVG renderer (through vl-convert) escapes every text it draws.
+        "chart_svg": mark_safe(metric_spc.chart_svg(spec_json)),  # noqa: S308
+        "spec": json.loads(spec_json),
         "can_change": metric.can_change(user),
+        "can_annotate": metric.can_annotate(user),
         "agree_form": AgreeForm(),
+        "annotation_form": AnnotationForm(),
+        "series_query": _series_query(series),
     }
     return respond(request, fmt, "metrics/metric_detail.html", data, context, table)
+
+
+def _series_query(series: dict[str, Any]) -> str:
+    """?breakdown=..&value=.. for links that keep the series shown (empty for the total)."""
+    if not series["breakdown"]:
+        return ""
+    return "?" + urlencode({"breakdown": series["breakdown"], "value": series["value"]})
+
+
+def metric_chart(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+    """The chart as a file: SVG or PNG drawn without a browser, or its Vega-Lite spec."""
+    metric = _visible(request, slug)
+    breakdown, value = request.GET.get("breakdown", ""), request.GET.get("value", "")
+    data = api.metric_detail_data(metric, _user(request), breakdown, value)
+    spec_json = data["_spec_json"]
+    part = data["series"]["value"].lower().replace(" ", "-")
+    stem = f"{metric.slug}-{part}" if part else metric.slug
+    if kind == "svg":
+        response = HttpResponse(metric_spc.chart_svg(spec_json), content_type="image/svg+xml")
+    elif kind == "png":
+        response = HttpResponse(metric_spc.chart_png(spec_json), content_type="image/png")
+    else:
+        response = HttpResponse(spec_json, content_type="application/json")
+        kind = "vl.json"
+    response["Content-Disposition"] = f'inline; filename="{stem}.{kind}"'
+    return response
+
+
+@require_POST
+def annotation_add(request: HttpRequest, slug: str) -> HttpResponse:
+    metric = _visible(request, slug)
+    user = _user(request)
+    if not metric.can_annotate(user):
+        raise PermissionDenied
+    form = AnnotationForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{form.fields[name].label}: {' '.join(str(e) for e in errors)}"
+            if name in form.fields
+            else " ".join(str(e) for e in errors)
+            for name, errors in form.errors.items()
+        )
+        messages.error(request, f"The event was not added. {problems}")
+        return redirect(metric)
+    Annotation.objects.create(
+        metric=metric, on=form.cleaned_data["on"], text=form.cleaned_data["text"], author=user
+    )
+    messages.success(
+        request,
+        f"Added to the chart: {form.cleaned_data['on']:%d %b %Y}, {form.cleaned_data['text']}.",
+    )
+    return redirect(f"{metric.get_absolute_url()}#annotations")
+
+
+@require_POST
+def annotation_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    metric = _visible(request, slug)
+    annotation = get_object_or_404(Annotation, metric=metric, pk=pk)
+    if not annotation.can_delete(_user(request)):
+        raise PermissionDenied
+    annotation.delete()
+    messages.success(
+        request, f"Removed from the chart: {annotation.on:%d %b %Y}, {annotation.text}."
+    )
+    return redirect(f"{metric.get_absolute_url()}#annotations")
+
+
+def vega_script(request: HttpRequest) -> HttpResponse:
+    """Vega, Vega-Lite and vega-embed in one script, from the installed vl-convert (no CDN)."""
+    response = HttpResponse(spc_chart.vega_bundle(), content_type="text/javascript")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def _cell(value: Any) -> Any:

@@ -61,27 +61,27 @@ def team_members(team: Team) -> list[Membership]:
 
 
 def team_metrics(team: Team, viewer: User) -> list[dict[str, Any]]:
-    """The team's shared measures this person may see, for the team page."""
+    """The team's shared measures this person may see, for the team page: each with its latest
+    value and SPC icons, those that need attention (special cause of concern, failing
+    assurance) first."""
+    from civicloop.metrics.api import metric_rows
     from civicloop.metrics.models import Metric
-    from civicloop.metrics.services import agreement_for
 
     metrics = (
         Metric.objects.visible_to(viewer)
         .filter(team=team)
         .exclude(current_version=None)
-        .select_related("team", "current_version")
+        .select_related("team", "owner", "dataset", "current_version")
         .order_by("name")
     )
-    return [
-        {
-            "name": m.name,
-            "slug": m.slug,
-            "url": m.get_absolute_url(),
-            "version": m.current_version.number if m.current_version else None,
-            "agreement": agreement_for(m).summary,
-        }
-        for m in metrics
-    ]
+    rows = metric_rows(list(metrics), viewer)
+
+    def attention(row: dict[str, Any]) -> int:
+        if row["variation"] == "special_cause_concern":
+            return 0
+        return 1 if row["assurance"] == "consistent_fail" else 2
+
+    return sorted(rows, key=attention)
 
 
 def team_detail_data(

@@ -6,8 +6,12 @@ names users see (`common_cause`, `special_cause_concern`, ...) only when asked.
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -117,8 +121,8 @@ def _num(value: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class SpcBatch:
-    """Many series analysed together; `batch[i]` is series i as an SpcResult."""
+class BatchChunk:
+    """Consecutive series of a batch, analysed together in one pass."""
 
     chart: str
     directions: tuple[str, ...]
@@ -128,14 +132,11 @@ class SpcBatch:
     y: Floats
     numerators: Floats | None
     denominators: Floats | None
-    mean: Floats
-    lpl: Floats
-    upl: Floats
-    nlpl: Floats
-    nupl: Floats
+    index: NDArray[np.int64]  # flat position of each known (compact) point
+    compact: tuple[Floats, Floats, Floats, Floats, Floats]  # centre, lpl, upl, nlpl, nupl
     type_codes: NDArray[np.int8]
     rule_codes: NDArray[np.int8]
-    group_ids: NDArray[np.int64]
+    segment_start: NDArray[np.int64]
     variation_codes: NDArray[np.int8]
     assurance_codes: NDArray[np.int8]
     baselines: tuple[int | None, ...]
@@ -157,7 +158,12 @@ class SpcBatch:
         a = int(self.offsets[i])
         b = a + int(self.lengths[i])
         target = float(self.targets[i])
-        segs = np.flatnonzero(self.segment_series == i)
+        first, end = np.searchsorted(self.segment_series, [i, i + 1])
+        segs = np.arange(first, end)
+        mean, lpl, upl, nlpl, nupl = (self._expand(k, a, b) for k in range(5))
+        groups = (
+            np.searchsorted(self.segment_start[first:end], np.arange(a, b), side="right") - 1
+        ).astype(np.int64)
         run_signals: tuple[RunSignal, ...] = ()
         if self.run is not None:
             run_signals = tuple(
@@ -176,14 +182,14 @@ class SpcBatch:
             direction=self.directions[i],
             target=None if np.isnan(target) else target,
             y=self.y[a:b],
-            mean=self.mean[a:b],
-            lpl=self.lpl[a:b],
-            upl=self.upl[a:b],
-            nlpl=self.nlpl[a:b],
-            nupl=self.nupl[a:b],
+            mean=mean,
+            lpl=lpl,
+            upl=upl,
+            nlpl=nlpl,
+            nupl=nupl,
             type_codes=self.type_codes[a:b],
             rule_codes=self.rule_codes[a:b],
-            group_ids=self.group_ids[a:b],
+            group_ids=groups,
             variation=TYPE_NAMES[int(self.variation_codes[i])],
             assurance=ASSURANCE_NAMES[int(self.assurance_codes[i])],
             numerators=None if self.numerators is None else self.numerators[a:b],
@@ -193,6 +199,19 @@ class SpcBatch:
             run_signals=run_signals,
             warnings=tuple(self._warnings(segs)),
         )
+
+    def _expand(self, which: int, a: int, b: int) -> Floats:
+        """Flat points a..b of one of the compact arrays, NaN where a point is missing."""
+        values = self.compact[which]
+        if len(self.index) == len(self.y):
+            return values[a:b]
+        lo, hi = np.searchsorted(self.index, [a, b])
+        out = np.full(b - a, np.nan)
+        out[self.index[lo:hi] - a] = values[lo:hi]
+        return out
+
+    def flat(self, which: int) -> Floats:
+        return self._expand(which, 0, len(self.y))
 
     def _warnings(self, segs: NDArray[np.int64]) -> list[str]:
         out: list[str] = []
@@ -219,6 +238,74 @@ class SpcBatch:
                     "limits sit on the centre line and no point is a signal"
                 )
         return out
+
+
+class SpcBatch:
+    """Many series analysed together; `batch[i]` is series i as an SpcResult.
+
+    Per-point arrays over the whole batch (`type_codes`, `mean`, ...) and per-series codes
+    (`variation_codes`, `assurance_codes`) are joined from the chunks on first use.
+    """
+
+    def __init__(self, chunks: list[BatchChunk]) -> None:
+        self.chunks = chunks
+        self.chart = chunks[0].chart
+        sizes = [len(c) for c in chunks]
+        self._starts = np.cumsum([0, *sizes])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getitem__(self, i: int) -> SpcResult:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        k = int(np.searchsorted(self._starts, i, side="right") - 1)
+        return self.chunks[k][i - int(self._starts[k])]
+
+    def _join(self, name: str) -> NDArray[Any]:
+        parts = [getattr(c, name) for c in self.chunks]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    @cached_property
+    def variation_codes(self) -> NDArray[np.int8]:
+        return self._join("variation_codes")
+
+    @cached_property
+    def assurance_codes(self) -> NDArray[np.int8]:
+        return self._join("assurance_codes")
+
+    @cached_property
+    def type_codes(self) -> NDArray[np.int8]:
+        return self._join("type_codes")
+
+    @cached_property
+    def rule_codes(self) -> NDArray[np.int8]:
+        return self._join("rule_codes")
+
+    def _join_flat(self, which: int) -> Floats:
+        parts = [c.flat(which) for c in self.chunks]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    @cached_property
+    def mean(self) -> Floats:
+        return self._join_flat(0)
+
+    @cached_property
+    def lpl(self) -> Floats:
+        return self._join_flat(1)
+
+    @cached_property
+    def upl(self) -> Floats:
+        return self._join_flat(2)
+
+    @property
+    def variations(self) -> list[str | None]:
+        return [TYPE_NAMES[int(c)] for c in self.variation_codes]
+
+    @property
+    def assurances(self) -> list[str | None]:
+        return [ASSURANCE_NAMES[int(c)] for c in self.assurance_codes]
 
 
 def _as_flat(values: Any, name: str) -> tuple[Floats, NDArray[np.int64]]:
@@ -358,6 +445,71 @@ def analyse_many(
             f"series {series + 1}, point {i - int(offsets[series]) + 1}: infinite value"
         )
 
+    if rebase is not None and len(rebase) != n:
+        raise SpcInputError(
+            f"rebase has {len(rebase)} entries for {n} series: give one list of positions per "
+            "series (an empty list for none)"
+        )
+    rebases = [list(r) for r in rebase] if rebase is not None else [[] for _ in range(n)]
+    chunks = _chunks(lengths)
+    jobs = [
+        (
+            chart,
+            y_flat[offsets[lo] : offsets[lo] + lengths[lo:hi].sum()],
+            None
+            if numerators is None
+            else numerators[offsets[lo] : offsets[lo] + lengths[lo:hi].sum()],
+            None if dens is None else dens[offsets[lo] : offsets[lo] + lengths[lo:hi].sum()],
+            lengths[lo:hi],
+            directions[lo:hi],
+            targets[lo:hi],
+            baselines[lo:hi],
+            screens[lo:hi],
+            rebases[lo:hi],
+        )
+        for lo, hi in chunks
+    ]
+    if len(jobs) == 1:
+        return SpcBatch([_analyse_chunk(*jobs[0])])
+    # NumPy lets go of the interpreter lock inside its loops, so chunks run on all cores.
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return SpcBatch(list(pool.map(lambda job: _analyse_chunk(*job), jobs)))
+
+
+#: Batches of at least this many points are split across the machine's cores.
+PARALLEL_POINTS = 200_000
+
+
+def _chunks(lengths: NDArray[np.int64]) -> list[tuple[int, int]]:
+    """Contiguous ranges of series with about equal numbers of points, one per core."""
+    total = int(lengths.sum())
+    workers = min(os.cpu_count() or 1, 8)
+    if workers < 2 or total < PARALLEL_POINTS or len(lengths) < 2:
+        return [(0, len(lengths))]
+    cumulative = np.cumsum(lengths)
+    cuts = np.searchsorted(cumulative, [total * k / workers for k in range(1, workers)])
+    bounds = sorted({0, *[int(c) + 1 for c in cuts], len(lengths)})
+    bounds = [b for b in bounds if 0 <= b <= len(lengths)]
+    return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+
+
+def _analyse_chunk(
+    chart: str,
+    y_flat: Floats,
+    numerators: Floats | None,
+    dens: Floats | None,
+    lengths: NDArray[np.int64],
+    directions: list[str],
+    targets: Floats,
+    baselines: list[int | None],
+    screens: list[bool],
+    rebase: list[list[int]],
+) -> BatchChunk:
+    n = len(lengths)
+    offsets = np.zeros(n, dtype=np.int64)
+    if n > 1:
+        np.cumsum(lengths[:-1], out=offsets[1:])
+    flat = numerators if numerators is not None else y_flat
     segs = engine.build_segments(y_flat, lengths, rebase)
     base_arr = (
         None
@@ -379,29 +531,26 @@ def analyse_many(
         label, rule = engine.apply_rules(segs, lim)
 
     sign = np.asarray([DIRECTION_SIGN[d] for d in directions], dtype=np.int8)
-    point_series = segs.seg_series[segs.seg]
-    codes_c = engine.point_types(label, sign[point_series])
+    codes_c = engine.point_types(label, segs.spread(sign[segs.seg_series]))
 
     total = len(y_flat)
-
-    def spread(values_c: Floats) -> Floats:
-        out = np.full(total, np.nan)
-        out[segs.index] = values_c
-        return out
-
-    type_codes = np.full(total, MISSING, dtype=np.int8)
-    type_codes[segs.index] = codes_c
-    rule_codes = np.zeros(total, dtype=np.int8)
-    rule_codes[segs.index] = rule
-    mean, lpl, upl = spread(lim.centre), spread(lim.lpl), spread(lim.upl)
-    nlpl, nupl = spread(lim.nlpl), spread(lim.nupl)
+    if len(segs.index) == total:  # no missing point: the compact arrays are the output
+        type_codes, rule_codes = codes_c, rule
+    else:
+        type_codes = np.full(total, MISSING, dtype=np.int8)
+        type_codes[segs.index] = codes_c
+        rule_codes = np.zeros(total, dtype=np.int8)
+        rule_codes[segs.index] = rule
 
     # The last known point of each series sets the variation icon and the assurance limits.
     variation = np.full(n, MISSING, dtype=np.int8)
     assurance = np.zeros(n, dtype=np.int8)
-    if len(point_series):
-        ends = np.flatnonzero(np.r_[point_series[1:] != point_series[:-1], True])
-        who = point_series[ends]
+    if len(segs.starts):
+        # The last segment with points of each series ends at that series' last known point.
+        owner = segs.seg_series[segs.nonempty]
+        last_of_series = np.r_[owner[1:] != owner[:-1], True]
+        ends = (segs.starts + segs.sizes - 1)[last_of_series]
+        who = owner[last_of_series]
         variation[who] = codes_c[ends]
         t = targets[who]
         up, lo = lim.upl[ends], lim.lpl[ends]
@@ -416,22 +565,12 @@ def analyse_many(
         assurance[who] = np.where(ok, code, 0)
 
     # Per segment facts for the warnings.
-    seg_points = np.bincount(segs.seg, minlength=segs.count).astype(np.int64)
-    base_mask = (
-        np.ones(len(segs.y), dtype=bool)
-        if base_arr is None
-        else segs.pos < base_arr[segs.seg_series[segs.seg]]
-    )
-    seg_base = np.bincount(segs.seg, weights=base_mask, minlength=segs.count).astype(np.int64)
-    seg_spread = np.zeros(segs.count)
-    if len(segs.y):
-        firsts = np.flatnonzero(segs.start)
-        seg_spread[segs.seg[firsts]] = np.maximum.reduceat(segs.y, firsts) - np.minimum.reduceat(
-            segs.y, firsts
-        )
+    seg_points = np.zeros(segs.count, dtype=np.int64)
+    seg_points[segs.nonempty] = segs.sizes
+    seg_base = seg_points if base_arr is None else np.minimum(seg_points, base_arr[segs.seg_series])
+    seg_spread = segs.max(segs.y) + segs.max(-segs.y)
 
-    group_ids = segs.point_group
-    return SpcBatch(
+    return BatchChunk(
         chart=chart,
         directions=tuple(directions),
         targets=targets,
@@ -440,14 +579,11 @@ def analyse_many(
         y=y_flat,
         numerators=numerators,
         denominators=dens,
-        mean=mean,
-        lpl=lpl,
-        upl=upl,
-        nlpl=nlpl,
-        nupl=nupl,
+        index=segs.index,
+        compact=(lim.centre, lim.lpl, lim.upl, lim.nlpl, lim.nupl),
         type_codes=type_codes,
         rule_codes=rule_codes,
-        group_ids=group_ids,
+        segment_start=segs.seg_start,
         variation_codes=variation,
         assurance_codes=assurance,
         baselines=tuple(None if b is None else int(b) for b in baselines),

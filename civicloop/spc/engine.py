@@ -80,16 +80,37 @@ class Segments:
     index: Ints  # position of each compact point in the flat (all points) array
     seg: Ints  # segment number of each compact point
     start: Bools  # first compact point of its segment
-    pos: Ints  # position of the point within its segment (0-based, compact)
     count: int  # number of segments (some may hold no compact point)
     seg_series: Ints  # series of each segment
     seg_group: Ints  # rebase group (0, 1, ...) of each segment within its series
-    point_group: Ints  # rebase group of every point of the flat array, missing ones included
+    seg_start: Ints  # flat position where each segment starts
     follows: Bools  # compact point directly follows the previous one (no missing point between)
+    starts: Ints  # compact index of the first point of each segment that has points
+    nonempty: Ints  # those segments' numbers
+    sizes: Ints  # and their numbers of compact points
 
+    # Segments are contiguous runs of the compact arrays, so a segment-wise reduction is a
+    # reduceat over their starts, and a per-segment value goes back to its points by repeat:
+    # both sequential passes, much faster than scattering with bincount or gathering by index.
 
-def _segment_sum(seg: Ints, weights: Floats | Bools, count: int) -> Floats:
-    return np.bincount(seg, weights=weights, minlength=count).astype(np.float64)
+    def sum(self, values: Floats | Bools) -> Floats:
+        out = np.zeros(self.count)
+        if len(self.starts):
+            out[self.nonempty] = np.add.reduceat(values, self.starts, dtype=np.float64)
+        return out
+
+    def max(self, values: Floats) -> Floats:
+        out = np.zeros(self.count)
+        if len(self.starts):
+            out[self.nonempty] = np.maximum.reduceat(values, self.starts)
+        return out
+
+    def spread(self, per_segment: NDArray[Any]) -> NDArray[Any]:
+        return np.repeat(per_segment[self.nonempty], self.sizes)
+
+    def positions(self) -> Ints:
+        """Each compact point's position within its segment (0-based)."""
+        return np.arange(len(self.y), dtype=np.int64) - np.repeat(self.starts, self.sizes)
 
 
 def _divide(numerator: Floats, denominator: Floats) -> Floats:
@@ -116,39 +137,53 @@ def build_segments(
                 f"rebase has {len(rebase)} entries for {n_series} series: give one list of "
                 "positions per series (an empty list for none)"
             )
-        starts = [
+        rebase_starts = [
             offsets[i] + int(p)
             for i, positions in enumerate(rebase)
             for p in positions
             if 0 < int(p) < lengths[i]
         ]
-        if starts:
-            marker[np.asarray(starts, dtype=np.int64)] = 1
+        if rebase_starts:
+            marker[np.asarray(rebase_starts, dtype=np.int64)] = 1
     seg_all = np.cumsum(marker[:total]) - 1
-    count = int(seg_all[-1]) + 1 if total else 0
-    series_of_point = np.repeat(np.arange(n_series, dtype=np.int64), lengths)
-    seg_series = np.zeros(count, dtype=np.int64)
-    seg_series[seg_all] = series_of_point
-    # A segment's group number: segments so far in its series.
-    first_seg = np.zeros(n_series, dtype=np.int64)
-    has = lengths > 0
-    first_seg[has] = seg_all[offsets[has]]
+    seg_start = np.flatnonzero(marker[:total]).astype(np.int64)
+    count = len(seg_start)
+    seg_series = (np.searchsorted(offsets, seg_start, side="right") - 1).astype(np.int64)
+    # A segment's group number: segments before it in its series.
+    first_seg = np.searchsorted(seg_start, offsets)
     seg_group = np.arange(count, dtype=np.int64) - first_seg[seg_series]
 
     valid = ~np.isnan(flat)
-    index = np.flatnonzero(valid).astype(np.int64)
-    y = flat[index]
-    seg = seg_all[index]
+    if valid.all():
+        index = np.arange(total, dtype=np.int64)
+        y = flat
+        seg = seg_all
+    else:
+        index = np.flatnonzero(valid).astype(np.int64)
+        y = flat[index]
+        seg = seg_all[index]
     start = np.ones(len(seg), dtype=bool)
     if len(seg) > 1:
-        start[1:] = seg[1:] != seg[:-1]
-    first = np.maximum.accumulate(np.where(start, np.arange(len(seg)), 0))
-    pos = np.arange(len(seg), dtype=np.int64) - first
+        np.not_equal(seg[1:], seg[:-1], out=start[1:])
     follows = ~start
     if len(index) > 1:
         follows[1:] &= np.diff(index) == 1
-    point_group = seg_group[seg_all] if total else np.zeros(0, dtype=np.int64)
-    return Segments(y, index, seg, start, pos, count, seg_series, seg_group, point_group, follows)
+    starts = np.flatnonzero(start)
+    sizes = np.diff(np.append(starts, len(seg)))
+    return Segments(
+        y,
+        index,
+        seg,
+        start,
+        count,
+        seg_series,
+        seg_group,
+        seg_start,
+        follows,
+        starts,
+        seg[starts],
+        sizes,
+    )
 
 
 @dataclass(frozen=True)
@@ -159,22 +194,19 @@ class Limits:
     nupl: Floats
     nlpl: Floats
     tol: Floats  # per compact point: the segment's comparison slack
+    # Limits symmetric about the centre (XmR): |y - centre| beyond these is outside / near.
+    outside_at: Floats | None = None
+    near_at: Floats | None = None
 
 
 def _baseline_mask(s: Segments, baseline: Ints | None) -> Bools:
     if baseline is None:
         return np.ones(len(s.y), dtype=bool)
-    limit = baseline[s.seg_series[s.seg]]
-    return s.pos < limit
+    return s.positions() < s.spread(baseline[s.seg_series])
 
 
 def _tolerance(s: Segments, values: Floats) -> Floats:
-    scale = np.zeros(s.count)
-    if len(values):  # segments are contiguous: a segment maximum is a reduceat
-        starts = np.flatnonzero(s.start)
-        maxima = np.maximum.reduceat(np.abs(values), starts)
-        scale[s.seg[starts]] = maxima
-    return (RELATIVE_TOLERANCE * scale)[s.seg]
+    return s.spread(RELATIVE_TOLERANCE * s.max(np.abs(values)))
 
 
 def _moving_ranges(s: Segments, values: Floats) -> Floats:
@@ -187,30 +219,35 @@ def _moving_ranges(s: Segments, values: Floats) -> Floats:
 
 
 def xmr_limits(s: Segments, baseline: Ints | None, screen: Bools) -> Limits:
-    base = _baseline_mask(s, baseline)
-    n = _segment_sum(s.seg, base, s.count)
-    centre = _divide(_segment_sum(s.seg, np.where(base, s.y, 0.0), s.count), n)
-    mr = _moving_ranges(s, s.y)
-    mr_base = base & ~np.isnan(mr)
-    mr_values = np.where(mr_base, mr, 0.0)
-    amr = _divide(_segment_sum(s.seg, mr_values, s.count), _segment_sum(s.seg, mr_base, s.count))
+    y = s.y
+    # Moving ranges between directly consecutive points (a missing point breaks the range).
+    mr = np.zeros(len(y))
+    if len(y) > 1:
+        np.abs(np.diff(y), out=mr[1:])
+    if baseline is None:
+        centre = _divide(s.sum(y), s.sum(np.ones(len(y))))
+        mr_base = s.follows
+    else:
+        base = _baseline_mask(s, baseline)
+        centre = _divide(s.sum(np.where(base, y, 0.0)), s.sum(base))
+        mr_base = base & s.follows
+    mr *= mr_base
+    amr = _divide(s.sum(mr), s.sum(mr_base))
     screening = screen[s.seg_series] & (amr > 0)
     if screening.any():
-        keep = mr_base & ~(screening[s.seg] & (mr >= SCREEN * amr[s.seg]))
-        screened = _divide(
-            _segment_sum(s.seg, np.where(keep, mr, 0.0), s.count),
-            _segment_sum(s.seg, keep, s.count),
-        )
-        amr = np.where(screening, screened, amr)
-    c = centre[s.seg]
-    a = amr[s.seg]
+        keep = mr_base & ~(s.spread(screening) & (mr >= s.spread(SCREEN * amr)))
+        amr = np.where(screening, _divide(s.sum(mr * keep), s.sum(keep)), amr)
+    tol = RELATIVE_TOLERANCE * s.max(np.abs(y))
+    c = s.spread(centre)
     return Limits(
         centre=c,
-        upl=c + LIMIT * a,
-        lpl=c - LIMIT * a,
-        nupl=c + NEAR_LIMIT * a,
-        nlpl=c - NEAR_LIMIT * a,
-        tol=_tolerance(s, s.y),
+        upl=s.spread(centre + LIMIT * amr),
+        lpl=s.spread(centre - LIMIT * amr),
+        nupl=s.spread(centre + NEAR_LIMIT * amr),
+        nlpl=s.spread(centre - NEAR_LIMIT * amr),
+        tol=s.spread(tol),
+        outside_at=s.spread(LIMIT * amr + tol),
+        near_at=s.spread(NEAR_LIMIT * amr + tol),
     )
 
 
@@ -226,13 +263,13 @@ def attribute_limits(
     x = numerators
     d = denominators
     if chart == "c":
-        n = _segment_sum(s.seg, base, s.count)
-        centre = _divide(_segment_sum(s.seg, np.where(base, x, 0.0), s.count), n)[s.seg]
+        n = s.sum(base)
+        centre = _divide(s.sum(np.where(base, x, 0.0)), n)[s.seg]
         sigma = np.sqrt(np.maximum(centre, 0.0))
     else:
         centre = _divide(
-            _segment_sum(s.seg, np.where(base, x, 0.0), s.count),
-            _segment_sum(s.seg, np.where(base, d, 0.0), s.count),
+            s.sum(np.where(base, x, 0.0)),
+            s.sum(np.where(base, d, 0.0)),
         )[s.seg]
         if chart in ("p", "p_prime"):
             sigma = np.sqrt(np.maximum(centre * (1 - centre), 0.0) / d)
@@ -246,8 +283,8 @@ def attribute_limits(
         mr_base = base & ~np.isnan(mr)
         sigma_z = (
             _divide(
-                _segment_sum(s.seg, np.where(mr_base, mr, 0.0), s.count),
-                _segment_sum(s.seg, mr_base, s.count),
+                s.sum(np.where(mr_base, mr, 0.0)),
+                s.sum(mr_base),
             )
             / D2
         )[s.seg]
@@ -264,36 +301,43 @@ def attribute_limits(
 
 def _sides(values: Floats, centre: Floats, tol: Floats) -> NDArray[np.int8]:
     diff = values - centre
-    side = np.zeros(len(values), dtype=np.int8)
-    side[diff > tol] = 1
-    side[diff < -tol] = -1
+    side: NDArray[np.int8] = (diff > tol).view(np.int8) - (diff < -tol).view(np.int8)
     return side
 
 
 def _run_lengths(keys: NDArray[np.int8], breaks: Bools) -> Ints:
     """Length of the run each element belongs to; a run ends where the key changes or at a break."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
     new = breaks.copy()
-    if len(keys) > 1:
-        new[1:] |= keys[1:] != keys[:-1]
-    run_id = np.cumsum(new) - 1
-    return np.bincount(run_id)[run_id] if len(keys) else np.zeros(0, dtype=np.int64)
+    new[1:] |= keys[1:] != keys[:-1]
+    firsts = np.flatnonzero(new)
+    lengths = np.diff(np.append(firsts, len(keys)))
+    return np.repeat(lengths, lengths)
 
 
 def apply_rules(s: Segments, lim: Limits) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
     """The four Making Data Count rules; returns each point's label side (+1/-1/0) and rule."""
     y = s.y
     n = len(y)
-    side = _sides(y, lim.centre, lim.tol)
-    has_limits = ~np.isnan(lim.upl)
-    above = has_limits & (y - lim.upl > lim.tol)
-    below = has_limits & (lim.lpl - y > lim.tol)
-    outside = above | below
+    tol = lim.tol
+    if lim.outside_at is not None and lim.near_at is not None:
+        d = y - lim.centre
+        side = (d > tol).view(np.int8) - (d < -tol).view(np.int8)
+        distance = np.abs(d)
+        outside = distance > lim.outside_at  # False where there are no limits (NaN)
+        near = (distance > lim.near_at) & ~outside
+    else:
+        side = _sides(y, lim.centre, tol)
+        has_limits = ~np.isnan(lim.upl)
+        outside = has_limits & ((y - lim.upl > tol) | (lim.lpl - y > tol))
+        near = has_limits & ~outside & ((y - lim.nupl > tol) | (lim.nlpl - y > tol))
 
     # Trend: steps into each point; a run of TREND_POINTS - 1 equal non-zero steps.
     step = np.zeros(n, dtype=np.int8)
     if n > 1:
         delta = np.diff(y)
-        step[1:] = np.where(delta > lim.tol[1:], 1, np.where(delta < -lim.tol[1:], -1, 0))
+        step[1:] = (delta > tol[1:]).view(np.int8) - (delta < -tol[1:]).view(np.int8)
     step[s.start] = 0
     step_runs = _run_lengths(step, s.start)
     step_in_trend = (step != 0) & (step_runs >= TREND_POINTS - 1)
@@ -305,7 +349,6 @@ def apply_rules(s: Segments, lim: Limits) -> tuple[NDArray[np.int8], NDArray[np.
     trend_side = np.where(out_in_trend, step_out, step)
 
     # Two of three beyond the same near-limit line, all three on one side of the centre.
-    near = has_limits & ~outside & ((y - lim.nupl > lim.tol) | (lim.nlpl - y > lim.tol))
     two = np.zeros(n, dtype=bool)
     if n >= 3:
         same_segment = s.seg[:-2] == s.seg[2:]

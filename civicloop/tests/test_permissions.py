@@ -97,6 +97,10 @@ METRIC_CREATES = {**TEAM_EDITS, "outsider": 200}
 # confirm the team is there.
 METRIC_CREATE_POSTED = {**TEAM_EDIT_POSTED, "outsider": 200}
 METRIC_AGREES = {**TEAM_EDIT_POSTED, "guest": 302}
+# Leads and members mark events on a metric's chart; viewers and guests read them. The event
+# to remove was marked by the editor: they and the steward (the lead) may remove it.
+METRIC_ANNOTATES = {**TEAM_EDIT_POSTED}
+ANNOTATION_FORM = {"on": "2026-01-12", "text": "Crews moved to a four-day week"}
 METRIC_EDIT_FORM = {
     "name": "Litter reports each week",
     "question": METRIC_DEFINITION["question"],
@@ -237,6 +241,12 @@ CASES = [
     Case("metrics:metric_new", "get", METRIC_CREATES),
     Case("metrics:metric_new", "post", METRIC_CREATE_POSTED, {}, METRIC_NEW_FORM),
     Case("metrics:metric_agree", "post", METRIC_AGREES, METRIC, {"comment": ""}),
+    Case("metrics:metric_chart_svg", "get", METRIC_READS, METRIC),
+    Case("metrics:metric_chart_png", "get", METRIC_READS, METRIC),
+    Case("metrics:metric_chart_spec", "get", METRIC_READS, METRIC),
+    Case("metrics:annotation_add", "post", METRIC_ANNOTATES, METRIC, ANNOTATION_FORM),
+    Case("metrics:annotation_delete", "post", METRIC_ANNOTATES, {**METRIC, "pk": "0"}),
+    Case("metrics:vega_script", "get", EVERYONE_READS),
     Case("core:home", "get", {p: 302 for p in EVERYONE_READS}),
     Case("accounts:password_change", "get", {**EVERYONE_READS}),
     Case("accounts:password_change_done", "get", {**EVERYONE_READS}),
@@ -291,9 +301,19 @@ def _resolve_kwargs(case: Case, personas, request, client) -> dict[str, object]:
         return {**case.kwargs, "pk": viewer_membership.pk}
     if case.url_name.startswith("datasets:"):
         request.getfixturevalue("data_dir")  # a throwaway warehouse and archive
-    if case.url_name.startswith("metrics:"):
+    if case.url_name.startswith("metrics:") and case.url_name != "metrics:vega_script":
         request.getfixturevalue("data_dir")
         _make_metric()
+    if case.url_name == "metrics:annotation_delete":
+        from civicloop.metrics.models import Annotation, Metric
+
+        marked = Annotation.objects.create(
+            metric=Metric.objects.get(slug=METRIC["slug"]),
+            on="2026-01-12",
+            text="Crews moved to a four-day week",
+            author=personas.editor,
+        )
+        return {**case.kwargs, "pk": marked.pk}
     if case.url_name in DATA_WITH_LOADS:
         folder = request.getfixturevalue("tmp_path")
         run_id = _load_two_versions(personas, folder)

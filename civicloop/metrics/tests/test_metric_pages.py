@@ -303,15 +303,23 @@ def test_json_twin_has_points_plain_language_lineage_and_agreement(metrics, clie
     data = client_as("editor").get(_url("metric_detail_json")).json()
     points = data["series"]["points"]
     assert len(points) == WEEKS
-    assert points[0] == {
+    counts = weekly_counts()
+    mean = sum(counts) / len(counts)
+    first = points[0]
+    assert {k: first[k] for k in ("period", "label", "value", "value_text")} == {
         "period": "2026-01-05",
         "label": "Week of 2026-01-05",
-        "value": weekly_counts()[0],
-        "value_text": str(weekly_counts()[0]),
-        "numerator": None,
-        "denominator": None,
-        "target": None,
+        "value": counts[0],
+        "value_text": str(counts[0]),
     }
+    assert first["numerator"] is first["denominator"] is first["target"] is None
+    # Each point carries its SPC: the XmR mean and limits of the whole series, and its type.
+    assert first["mean"] == pytest.approx(mean)
+    assert first["upl"] - first["mean"] == pytest.approx(first["mean"] - first["lpl"])
+    assert all(
+        p["type"] in {"common_cause", "special_cause_neutral_high", "special_cause_neutral_low"}
+        for p in points
+    )
     plain = data["metric"]["plain_language"]
     assert plain and all(isinstance(sentence, str) and sentence for sentence in plain)
     assert any("week" in sentence for sentence in plain)
@@ -328,7 +336,12 @@ def test_json_twin_has_points_plain_language_lineage_and_agreement(metrics, clie
         "you_may_agree_for": "Public Works",
     }
     assert data["metric"]["definition"]["id"] == COUNT_ID
-    assert "_svg" not in data
+    assert data["spc"]["chart"] == "xmr"
+    assert data["spc"]["variation_sentence"]
+    assert data["chart"]["vega_lite"]["$schema"].startswith(
+        "https://vega.github.io/schema/vega-lite/"
+    )
+    assert not [key for key in data if key.startswith("_")]
 
 
 def test_ratio_json_keeps_numerators_and_denominators(metrics, client_as) -> None:  # type: ignore[no-untyped-def]
