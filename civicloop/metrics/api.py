@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.http import Http404
@@ -224,6 +224,7 @@ def metric_detail_data(
                 "lpl": _float(result.lpl[index]),
                 "upl": _float(result.upl[index]),
                 "type": types[index],
+                "group": int(result.group_ids[index]) + 1,
                 "type_text": VARIATION_WORDS[types[index]] if types[index] else "",
                 "mean_text": _format(_float(result.mean[index]), definition.decimals + 1),
                 "limits_text": _limits_text(result, index, definition.decimals + 1),
@@ -259,7 +260,7 @@ def metric_detail_data(
         decimals=definition.decimals,
         targets=spc.targets,
         rebases=spc.rebases,
-        annotations=[(a.on, a.text) for a in marks],
+        annotations=[(a.on, a.text) for a in marks if _within(a.on, periods)],
         description=" ".join(
             part
             for part in (
@@ -371,6 +372,15 @@ def metric_detail_data(
     }
 
 
+def _within(day: date, periods: list[date]) -> bool:
+    """Whether an event falls inside the periods a chart draws (through the last one's end);
+    events outside are listed under the chart but not drawn, so they cannot stretch its axis."""
+    if not periods:
+        return False
+    step = periods[-1] - periods[-2] if len(periods) > 1 else timedelta(days=1)
+    return periods[0] <= day < periods[-1] + step
+
+
 def _float(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
@@ -405,7 +415,8 @@ def _settings_text(spc: MetricSpc) -> str:
     if r.chart == "xmr":
         parts.append("large moving ranges screened out" if r.screen else "no screening")
     for day, reason in spc.rebases:
-        parts.append(f"rebased {day:%d %b %Y}: {reason}")
+        if (day, reason) in spc.applied_rebases:
+            parts.append(f"rebased {day:%d %b %Y}: {reason}")
     return " · ".join(parts)
 
 
@@ -424,8 +435,20 @@ def _spc_data(spc: MetricSpc) -> dict[str, Any]:
         "target": r.target,
         "baseline_points": r.baseline,
         "screening": r.screen,
-        "rebases": [{"date": day.isoformat(), "reason": reason} for day, reason in spc.rebases],
-        "warnings": list(r.warnings),
+        "rebases": [
+            {
+                "date": day.isoformat(),
+                "reason": reason,
+                "applied": (day, reason) in spc.applied_rebases,
+            }
+            for day, reason in spc.rebases
+        ],
+        "warnings": list(r.warnings)
+        + [
+            f"the rebase of {day:%d %b %Y} ({reason}) is outside the data, so it has no effect yet"
+            for day, reason in spc.rebases
+            if (day, reason) not in spc.applied_rebases
+        ],
         "run_signals": [
             {
                 "group": s.group + 1,

@@ -251,7 +251,10 @@ class AnnotationForm(forms.Form):
         label="Date",
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The day it happened (YYYY-MM-DD).",
-        error_messages={"invalid": "Enter the date as YYYY-MM-DD, e.g. 2026-03-02."},
+        error_messages={
+            "invalid": "Enter a real date as YYYY-MM-DD, e.g. 2026-03-02.",
+            "required": "Give the day it happened, as YYYY-MM-DD.",
+        },
     )
     text = forms.CharField(
         label="What happened",

@@ -47,6 +47,7 @@ class MetricSpc:
     explanation: Explanation
     targets: list[float | None]
     rebases: list[tuple[date, str]]
+    applied_rebases: list[tuple[date, str]]  # those that start a group within the data
 
 
 def rebase_positions(periods: Sequence[date], rebases: Sequence[date]) -> list[int]:
@@ -134,6 +135,11 @@ def analyse_series(items: Sequence[SeriesInput], *, grain: str | None = None) ->
                 ),
                 targets=[target_def.value_on(p) if target_def else None for p in item.periods],
                 rebases=[(r.on, r.reason) for r in d.chart.rebases],
+                applied_rebases=[
+                    (r.on, r.reason)
+                    for r in d.chart.rebases
+                    if rebase_positions(item.periods, [r.on])
+                ],
             )
     return [out[i] for i in range(len(items))]
 

@@ -152,7 +152,12 @@ def metric_detail(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> Ht
         "can_change": metric.can_change(user),
         "can_annotate": metric.can_annotate(user),
         "agree_form": AgreeForm(),
-        "annotation_form": AnnotationForm(),
+        "annotation_form": AnnotationForm(
+            initial={
+                "on": request.GET.get("event_on", ""),
+                "text": request.GET.get("event_text", ""),
+            }
+        ),
         "series_query": _series_query(series),
     }
     return respond(request, fmt, "metrics/metric_detail.html", data, context, table)
@@ -199,7 +204,14 @@ def annotation_add(request: HttpRequest, slug: str) -> HttpResponse:
             for name, errors in form.errors.items()
         )
         messages.error(request, f"The event was not added. {problems}")
-        return redirect(metric)
+        # Back to the form with what was typed, so nothing has to be typed again.
+        kept = urlencode(
+            {
+                "event_on": request.POST.get("on", "")[:20],
+                "event_text": request.POST.get("text", "")[:400],
+            }
+        )
+        return redirect(f"{metric.get_absolute_url()}?{kept}#annotations")
     Annotation.objects.create(
         metric=metric, on=form.cleaned_data["on"], text=form.cleaned_data["text"], author=user
     )

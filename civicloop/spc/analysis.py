@@ -133,7 +133,11 @@ class BatchChunk:
     numerators: Floats | None
     denominators: Floats | None
     index: NDArray[np.int64]  # flat position of each known (compact) point
-    compact: tuple[Floats, Floats, Floats, Floats, Floats]  # centre, lpl, upl, nlpl, nupl
+    # centre, lpl, upl, nlpl, nupl: per known point, or per segment (then `compact_segment`
+    # gives each known point's segment)
+    compact: tuple[Floats, Floats, Floats, Floats, Floats]
+    compact_by_segment: bool
+    compact_segment: NDArray[np.int64]
     type_codes: NDArray[np.int8]
     rule_codes: NDArray[np.int8]
     segment_start: NDArray[np.int64]
@@ -204,10 +208,14 @@ class BatchChunk:
         """Flat points a..b of one of the compact arrays, NaN where a point is missing."""
         values = self.compact[which]
         if len(self.index) == len(self.y):
-            return values[a:b]
-        lo, hi = np.searchsorted(self.index, [a, b])
+            lo, hi = a, b
+        else:
+            lo, hi = np.searchsorted(self.index, [a, b])
+        known = values[self.compact_segment[lo:hi]] if self.compact_by_segment else values[lo:hi]
+        if hi - lo == b - a:
+            return known
         out = np.full(b - a, np.nan)
-        out[self.index[lo:hi] - a] = values[lo:hi]
+        out[self.index[lo:hi] - a] = known
         return out
 
     def flat(self, which: int) -> Floats:
@@ -224,13 +232,16 @@ class BatchChunk:
                 out.append(f"{where}no values to analyse")
             elif points == 1 and self.chart != "run":
                 out.append(f"{where}a single point has no limits; add more data")
-            elif base < MIN_RELIABLE_POINTS:
-                remedy = (
-                    "" if self.chart == "run" else "; a run chart may be the better choice for now"
+            elif base < MIN_RELIABLE_POINTS and self.chart == "run":
+                out.append(
+                    f"{where}the median comes from {base} points: with fewer than "
+                    f"{MIN_RELIABLE_POINTS}, the run rules can miss a real change"
                 )
+            elif base < MIN_RELIABLE_POINTS:
                 out.append(
                     f"{where}the centre line and limits come from {base} points: fewer than "
-                    f"{MIN_RELIABLE_POINTS} are unreliable{remedy}"
+                    f"{MIN_RELIABLE_POINTS} are unreliable; a run chart may be the better choice "
+                    "for now"
                 )
             if points > 1 and self.segment_spread[k] == 0:
                 out.append(
@@ -346,6 +357,10 @@ def _check_attribute(
         prefix = f"series {series + 1}, " if len(lengths) > 1 else ""
         return f"{prefix}point {point + 1}"
 
+    infinite = np.flatnonzero(np.isinf(x) | (np.isinf(d) if chart != "c" else False))
+    if len(infinite):
+        i = int(infinite[0])
+        raise SpcInputError(f"{where(i)}: infinite value; give a finite count and denominator")
     known = ~np.isnan(x)
     negative = np.flatnonzero(known & (x < 0))
     if len(negative):
@@ -553,7 +568,7 @@ def _analyse_chunk(
         who = owner[last_of_series]
         variation[who] = codes_c[ends]
         t = targets[who]
-        up, lo = lim.upl[ends], lim.lpl[ends]
+        up, lo = lim.at(2, ends, segs), lim.at(1, ends, segs)
         s = sign[who]
         ok = (~np.isnan(t)) & (s != 0) & ~np.isnan(up) & (chart != "run")
         above = t > up
@@ -580,7 +595,9 @@ def _analyse_chunk(
         numerators=numerators,
         denominators=dens,
         index=segs.index,
-        compact=(lim.centre, lim.lpl, lim.upl, lim.nlpl, lim.nupl),
+        compact=lim.lines,
+        compact_by_segment=lim.by_segment,
+        compact_segment=segs.seg,
         type_codes=type_codes,
         rule_codes=rule_codes,
         segment_start=segs.seg_start,

@@ -188,15 +188,37 @@ def build_segments(
 
 @dataclass(frozen=True)
 class Limits:
-    centre: Floats  # per compact point
-    upl: Floats
-    lpl: Floats
-    nupl: Floats
-    nlpl: Floats
+    """A chart's lines. `lines` is (centre, lpl, upl, nlpl, nupl): per compact point, or per
+    segment when `by_segment` (XmR: one value per group, expanded to points only when read)."""
+
+    centre: Floats  # per compact point: what the rules compare with
     tol: Floats  # per compact point: the segment's comparison slack
+    lines: tuple[Floats, Floats, Floats, Floats, Floats]
+    by_segment: bool = False
     # Limits symmetric about the centre (XmR): |y - centre| beyond these is outside / near.
     outside_at: Floats | None = None
     near_at: Floats | None = None
+
+    def at(self, which: int, points: Ints, s: Segments) -> Floats:
+        """Line `which` (0 centre, 1 lpl, 2 upl, 3 nlpl, 4 nupl) at some compact points."""
+        values = self.lines[which]
+        return values[s.seg[points]] if self.by_segment else values[points]
+
+    @property
+    def upl(self) -> Floats:
+        return self.lines[2]
+
+    @property
+    def lpl(self) -> Floats:
+        return self.lines[1]
+
+    @property
+    def nupl(self) -> Floats:
+        return self.lines[4]
+
+    @property
+    def nlpl(self) -> Floats:
+        return self.lines[3]
 
 
 def _baseline_mask(s: Segments, baseline: Ints | None) -> Bools:
@@ -238,14 +260,17 @@ def xmr_limits(s: Segments, baseline: Ints | None, screen: Bools) -> Limits:
         keep = mr_base & ~(s.spread(screening) & (mr >= s.spread(SCREEN * amr)))
         amr = np.where(screening, _divide(s.sum(mr * keep), s.sum(keep)), amr)
     tol = RELATIVE_TOLERANCE * s.max(np.abs(y))
-    c = s.spread(centre)
     return Limits(
-        centre=c,
-        upl=s.spread(centre + LIMIT * amr),
-        lpl=s.spread(centre - LIMIT * amr),
-        nupl=s.spread(centre + NEAR_LIMIT * amr),
-        nlpl=s.spread(centre - NEAR_LIMIT * amr),
+        centre=s.spread(centre),
         tol=s.spread(tol),
+        lines=(
+            centre,
+            centre - LIMIT * amr,
+            centre + LIMIT * amr,
+            centre - NEAR_LIMIT * amr,
+            centre + NEAR_LIMIT * amr,
+        ),
+        by_segment=True,
         outside_at=s.spread(LIMIT * amr + tol),
         near_at=s.spread(NEAR_LIMIT * amr + tol),
     )
@@ -288,7 +313,11 @@ def attribute_limits(
             )
             / D2
         )[s.seg]
-        sigma = sigma * sigma_z
+        # No spread (a centre of 0, or 1 for p'): the limits sit on the centre line, whether or
+        # not the z-scores have a moving range to measure.
+        # A one-point baseline has no neighbours at all: no limits, as on an XmR chart.
+        lone = s.spread(s.sum(base) < 2)
+        sigma = np.where(sigma > 0, sigma * sigma_z, np.where(lone, np.nan, 0.0))
     upl = centre + 3 * sigma
     nupl = centre + 2 * sigma
     lpl = np.maximum(centre - 3 * sigma, 0.0)
@@ -296,7 +325,7 @@ def attribute_limits(
     if chart in ("p", "p_prime"):
         upl = np.minimum(upl, 1.0)
         nupl = np.minimum(nupl, 1.0)
-    return Limits(centre, upl, lpl, nupl, nlpl, _tolerance(s, y))
+    return Limits(centre, _tolerance(s, y), (centre, lpl, upl, nlpl, nupl))
 
 
 def _sides(values: Floats, centre: Floats, tol: Floats) -> NDArray[np.int8]:
@@ -348,29 +377,44 @@ def apply_rules(s: Segments, lim: Limits) -> tuple[NDArray[np.int8], NDArray[np.
     step_out[:-1] = step[1:]
     trend_side = np.where(out_in_trend, step_out, step)
 
-    # Two of three beyond the same near-limit line, all three on one side of the centre.
+    # Two of three beyond the same near-limit line, all three on one side of the centre. Near
+    # points are few, so only the windows around them are looked at.
     two = np.zeros(n, dtype=bool)
-    if n >= 3:
-        same_segment = s.seg[:-2] == s.seg[2:]
-        same_side = (side[:-2] != 0) & (side[:-2] == side[1:-1]) & (side[1:-1] == side[2:])
-        near_count = near[:-2].astype(np.int8) + near[1:-1] + near[2:]
-        window = same_segment & same_side & (near_count >= 2)
-        covered = np.zeros(n, dtype=bool)
-        covered[:-2] |= window
-        covered[1:-1] |= window
-        covered[2:] |= window
-        two = near & covered
+    candidates = np.flatnonzero(near)
+    if len(candidates) >= 2:
+        # Windows [j, j+2] holding a near point: j = i-2, i-1, i for each near point i.
+        starts_here = np.zeros(n + 2, dtype=bool)
+        for back in (0, 1, 2):
+            starts_here[candidates - back + 2] = True  # shifted by 2: no negative index
+        j = np.flatnonzero(starts_here[2:n])  # windows must end inside the array
+        j = j[j + 2 < n]
+        first, middle, last = side[j], side[j + 1], side[j + 2]
+        ok = (
+            (s.seg[j] == s.seg[j + 2])
+            & (first != 0)
+            & (first == middle)
+            & (middle == last)
+            & (near[j].astype(np.int8) + near[j + 1] + near[j + 2] >= 2)
+        )
+        hit = j[ok]
+        for offset in (0, 1, 2):
+            two[hit + offset] = True
+        two &= near
 
     # Shift: SHIFT_POINTS or more in a row on one side; a point on the centre breaks the run.
     shift = (side != 0) & (_run_lengths(side, s.start) >= SHIFT_POINTS)
 
-    rule = np.zeros(n, dtype=np.int8)
-    rule[shift] = RULE_SHIFT
-    rule[two] = RULE_TWO_IN_THREE
-    rule[trend] = RULE_TREND
-    rule[outside] = RULE_OUTSIDE
-    label = np.where(rule == RULE_TREND, trend_side, side).astype(np.int8)
-    label[rule == NO_RULE] = 0
+    # The rule that labels each point, by precedence; a trend point's side is the trend's.
+    rule = np.where(
+        outside,
+        np.int8(RULE_OUTSIDE),
+        np.where(
+            trend,
+            np.int8(RULE_TREND),
+            np.where(two, np.int8(RULE_TWO_IN_THREE), np.where(shift, np.int8(RULE_SHIFT), 0)),
+        ),
+    ).astype(np.int8)
+    label = np.where(rule == RULE_TREND, trend_side, side * (rule != NO_RULE)).astype(np.int8)
     return label, rule
 
 
@@ -452,7 +496,7 @@ def run_chart(s: Segments, baseline: Ints | None) -> tuple[Limits, Any, Any, Run
     label[idx] = side[idx]
     rule[idx] = RULE_RUN
     nan = np.full(len(s.y), np.nan)
-    limits = Limits(medians, nan, nan, nan, nan, tol)
+    limits = Limits(medians, tol, (medians, nan, nan, nan, nan))
     return limits, label, rule, RunSignals(n_useful, longest, lr_max, crossings, cr_min)
 
 
