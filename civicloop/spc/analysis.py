@@ -150,6 +150,7 @@ class BatchChunk:
     segment_points: NDArray[np.int64]
     segment_baseline_points: NDArray[np.int64]
     segment_spread: Floats
+    segment_flat: NDArray[np.bool_]  # limits collapsed on the centre (a baseline AMR of 0)
     run: engine.RunSignals | None
 
     def __len__(self) -> int:
@@ -223,6 +224,8 @@ class BatchChunk:
 
     def _warnings(self, segs: NDArray[np.int64]) -> list[str]:
         out: list[str] = []
+        if not len(segs):
+            return ["no values to analyse"]
         several = len(segs) > 1
         for k in segs:
             where = f"group {int(self.segment_group[k]) + 1}: " if several else ""
@@ -230,6 +233,7 @@ class BatchChunk:
             base = int(self.segment_baseline_points[k])
             if points == 0:
                 out.append(f"{where}no values to analyse")
+                continue
             elif points == 1 and self.chart != "run":
                 out.append(f"{where}a single point has no limits; add more data")
             elif base < MIN_RELIABLE_POINTS and self.chart == "run":
@@ -247,6 +251,12 @@ class BatchChunk:
                 out.append(
                     f"{where}every value is the same: there is no variation to judge, so the "
                     "limits sit on the centre line and no point is a signal"
+                )
+            elif points > 1 and self.segment_flat[k]:
+                out.append(
+                    f"{where}the baseline does not vary from point to point, so the limits sit "
+                    "on the centre line and every point off it is a signal; a longer baseline "
+                    "would give real limits"
                 )
         return out
 
@@ -326,15 +336,27 @@ def _as_flat(values: Any, name: str) -> tuple[Floats, NDArray[np.int64]]:
         return flat, lengths
     if isinstance(values, np.ndarray) and values.ndim != 1 and values.ndim != 2:
         raise SpcInputError(f"{name}: expected a list of series or a 2-D array")
-    rows = [
-        np.asarray([np.nan if v is None else v for v in row], dtype=np.float64)
-        if not isinstance(row, np.ndarray)
-        else row.astype(np.float64, copy=False)
-        for row in values
-    ]
+    rows = [_as_row(row, i, name) for i, row in enumerate(values)]
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     flat = np.concatenate(rows) if rows else np.zeros(0)
     return flat, lengths
+
+
+def _as_row(row: Any, series: int, name: str) -> Floats:
+    try:
+        if isinstance(row, np.ndarray):
+            return row.astype(np.float64, copy=False)
+        return np.asarray([np.nan if v is None else v for v in row], dtype=np.float64)
+    except (TypeError, ValueError):
+        for point, value in enumerate(row):
+            try:
+                float(np.nan if value is None else value)
+            except (TypeError, ValueError):
+                raise SpcInputError(
+                    f"{name}: series {series + 1}, point {point + 1}: {value!r} is not a number "
+                    "(leave it empty, None or NaN if it is missing)"
+                ) from None
+        raise SpcInputError(f"{name}: series {series + 1} is not a list of numbers") from None
 
 
 def _per_series(value: Any, n: int, name: str) -> list[Any]:
@@ -584,6 +606,9 @@ def _analyse_chunk(
     seg_points[segs.nonempty] = segs.sizes
     seg_base = seg_points if base_arr is None else np.minimum(seg_points, base_arr[segs.seg_series])
     seg_spread = segs.max(segs.y) + segs.max(-segs.y)
+    seg_flat = np.zeros(segs.count, dtype=bool)
+    if lim.by_segment:
+        seg_flat = lim.lines[2] == lim.lines[0]  # upper limit on the centre: AMR 0
 
     return BatchChunk(
         chart=chart,
@@ -610,6 +635,7 @@ def _analyse_chunk(
         segment_points=seg_points,
         segment_baseline_points=seg_base,
         segment_spread=seg_spread,
+        segment_flat=seg_flat,
         run=run_signals,
     )
 
