@@ -129,8 +129,8 @@ def build_segments(
     offsets = np.zeros(n_series, dtype=np.int64)
     if n_series > 1:
         np.cumsum(lengths[:-1], out=offsets[1:])
-    marker = np.zeros(total + 1, dtype=np.int64)
-    marker[offsets[lengths > 0]] = 1
+    # Segments start at each series' first point and at each rebase position.
+    heads = [offsets[lengths > 0]]
     if rebase is not None:
         if len(rebase) != n_series:
             raise SpcInputError(
@@ -143,10 +143,8 @@ def build_segments(
             for p in positions
             if 0 < int(p) < lengths[i]
         ]
-        if rebase_starts:
-            marker[np.asarray(rebase_starts, dtype=np.int64)] = 1
-    seg_all = np.cumsum(marker[:total]) - 1
-    seg_start = np.flatnonzero(marker[:total]).astype(np.int64)
+        heads.append(np.asarray(rebase_starts, dtype=np.int64))
+    seg_start = np.unique(np.concatenate(heads)).astype(np.int64)
     count = len(seg_start)
     seg_series = (np.searchsorted(offsets, seg_start, side="right") - 1).astype(np.int64)
     # A segment's group number: segments before it in its series.
@@ -154,22 +152,28 @@ def build_segments(
     seg_group = np.arange(count, dtype=np.int64) - first_seg[seg_series]
 
     valid = ~np.isnan(flat)
-    if valid.all():
+    complete = bool(valid.all())
+    if complete:
         index = np.arange(total, dtype=np.int64)
         y = flat
-        seg = seg_all
+        counts = np.diff(np.append(seg_start, total))
     else:
         index = np.flatnonzero(valid).astype(np.int64)
         y = flat[index]
-        seg = seg_all[index]
-    start = np.ones(len(seg), dtype=bool)
-    if len(seg) > 1:
-        np.not_equal(seg[1:], seg[:-1], out=start[1:])
+        counts = (
+            np.add.reduceat(valid, seg_start, dtype=np.int64)
+            if count
+            else np.zeros(0, dtype=np.int64)
+        )
+    seg = np.repeat(np.arange(count, dtype=np.int64), counts)
+    nonempty = np.flatnonzero(counts > 0)
+    sizes = counts[nonempty]
+    starts = (np.cumsum(counts) - counts)[nonempty]
+    start = np.zeros(len(y), dtype=bool)
+    start[starts] = True
     follows = ~start
-    if len(index) > 1:
+    if not complete and len(index) > 1:
         follows[1:] &= np.diff(index) == 1
-    starts = np.flatnonzero(start)
-    sizes = np.diff(np.append(starts, len(seg)))
     return Segments(
         y,
         index,
@@ -181,7 +185,7 @@ def build_segments(
         seg_start,
         follows,
         starts,
-        seg[starts],
+        nonempty,
         sizes,
     )
 
@@ -345,6 +349,28 @@ def _run_lengths(keys: NDArray[np.int8], breaks: Bools) -> Ints:
     return np.repeat(lengths, lengths)
 
 
+def _in_long_runs(keys: NDArray[np.int8], breaks: Bools, at_least: int) -> Bools:
+    """Whether each element is in a run of `at_least` or more equal, non-zero keys (a run
+    also ends at a break). Sliding windows of bytes, no run bookkeeping: a window of
+    `at_least` elements ending at i qualifies when every neighbour pair in it continues the
+    run; its elements are then the window's `at_least - 1` predecessors and i itself."""
+    n = len(keys)
+    if n < at_least:
+        return np.zeros(n, dtype=bool)
+    continues = np.zeros(n, dtype=bool)
+    np.equal(keys[1:], keys[:-1], out=continues[1:])
+    continues[1:] &= ~breaks[1:]
+    ends = continues.copy()  # ends[i]: the at_least - 1 pairs ending at i all continue
+    for back in range(1, at_least - 1):
+        ends[back:] &= continues[:-back]
+        ends[:back] = False
+    ends &= keys != 0
+    covered = ends.copy()
+    for ahead in range(1, at_least):
+        covered[:-ahead] |= ends[ahead:]
+    return covered
+
+
 def apply_rules(s: Segments, lim: Limits) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
     """The four Making Data Count rules; returns each point's label side (+1/-1/0) and rule."""
     y = s.y
@@ -366,10 +392,11 @@ def apply_rules(s: Segments, lim: Limits) -> tuple[NDArray[np.int8], NDArray[np.
     step = np.zeros(n, dtype=np.int8)
     if n > 1:
         delta = np.diff(y)
-        step[1:] = (delta > tol[1:]).view(np.int8) - (delta < -tol[1:]).view(np.int8)
-    step[s.start] = 0
-    step_runs = _run_lengths(step, s.start)
-    step_in_trend = (step != 0) & (step_runs >= TREND_POINTS - 1)
+        within = ~s.start[1:]  # no step into the first point of a segment
+        up = (delta > tol[1:]) & within
+        down = (delta < -tol[1:]) & within
+        step[1:] = up.view(np.int8) - down.view(np.int8)
+    step_in_trend = _in_long_runs(step, s.start, TREND_POINTS - 1)
     out_in_trend = np.zeros(n, dtype=bool)
     out_in_trend[:-1] = step_in_trend[1:]
     trend = step_in_trend | out_in_trend
@@ -402,7 +429,7 @@ def apply_rules(s: Segments, lim: Limits) -> tuple[NDArray[np.int8], NDArray[np.
         two &= near
 
     # Shift: SHIFT_POINTS or more in a row on one side; a point on the centre breaks the run.
-    shift = (side != 0) & (_run_lengths(side, s.start) >= SHIFT_POINTS)
+    shift = _in_long_runs(side, s.start, SHIFT_POINTS)
 
     # The rule that labels each point, by precedence; a trend point's side is the trend's.
     rule = np.where(
