@@ -193,8 +193,23 @@ def _serve(host: str, port: int, threads: int = 8) -> None:
             "Is something else using that port? Try --port 8001."
         ) from None
     start_worker()  # loads queued from the browser, and metric refreshes, run here
+    _warm_charts()
     console.print(f"civicloop is running at [bold]http://{host}:{port}/[/] — Ctrl+C stops it.")
     server.run()
+
+
+def _warm_charts() -> None:
+    """Build the browser's chart script and start the chart renderer in the background, so
+    the first metric page does not wait about two seconds for them."""
+    import threading
+
+    def warm() -> None:
+        from civicloop.spc import chart
+
+        chart.vega_bundle()
+        chart.render_svg({"mark": "point", "data": {"values": [{"x": 1}]}})
+
+    threading.Thread(target=warm, name="civicloop-warm-charts", daemon=True).start()
 
 
 @main.command()
