@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.data import AS_OF
+from benchmarks.doc import replace_section
 from benchmarks.ingest import DEFAULT_OUT, DOC, ROOT, civicloop_command, machine, measure
 
 if TYPE_CHECKING:
@@ -1280,18 +1281,7 @@ def profile_summary(result: dict[str, Any]) -> str:
 
 
 def write_doc(block: str) -> None:
-    text = DOC.read_text("utf-8") if DOC.exists() else "# Performance\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        DOC.write_text(text.rstrip("\n") + "\n\n" + block, encoding="utf-8")
-        return
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-        len(lines),
-    )
-    tail = "".join(lines[end:])
-    DOC.write_text("".join(lines[:start]) + block + ("\n" + tail if tail else ""), "utf-8")
+    replace_section(SECTION, block, DOC)
 
 
 # --- main ------------------------------------------------------------------------------------
