@@ -176,6 +176,7 @@ def _serve(host: str, port: int, threads: int = 8) -> None:
     from civicloop.core.worker import start_worker
     from civicloop.wsgi import application
 
+    _warm_charts()
     # Bind first: a busy port must stop us before the worker starts on the warehouse.
     try:
         server = waitress.create_server(
@@ -193,23 +194,20 @@ def _serve(host: str, port: int, threads: int = 8) -> None:
             "Is something else using that port? Try --port 8001."
         ) from None
     start_worker()  # loads queued from the browser, and metric refreshes, run here
-    _warm_charts()
     console.print(f"civicloop is running at [bold]http://{host}:{port}/[/] — Ctrl+C stops it.")
     server.run()
 
 
 def _warm_charts() -> None:
-    """Build the browser's chart script and start the chart renderer in the background, so
-    the first metric page does not wait about two seconds for them."""
-    import threading
+    """Build the browser's chart script (kept in the data folder) and start the chart
+    renderer now, before serving: vl-convert holds Python's interpreter lock while it works,
+    which would otherwise stall every request behind the first metric page."""
+    from django.conf import settings
 
-    def warm() -> None:
-        from civicloop.spc import chart
+    from civicloop.spc import chart
 
-        chart.vega_bundle()
-        chart.render_svg({"mark": "point", "data": {"values": [{"x": 1}]}})
-
-    threading.Thread(target=warm, name="civicloop-warm-charts", daemon=True).start()
+    chart.vega_bundle(settings.DATA_DIR / "cache")
+    chart.render_svg({"mark": "point", "data": {"values": [{"x": 1}]}})
 
 
 @main.command()

@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -237,7 +238,8 @@ def annotation_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 def vega_script(request: HttpRequest) -> HttpResponse:
     """Vega, Vega-Lite and vega-embed in one script, from the installed vl-convert (no CDN)."""
-    response = HttpResponse(spc_chart.vega_bundle(), content_type="text/javascript")
+    script = spc_chart.vega_bundle(settings.DATA_DIR / "cache")
+    response = HttpResponse(script, content_type="text/javascript")
     response["Cache-Control"] = "public, max-age=86400"
     return response
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import vl_convert
@@ -190,10 +191,27 @@ def render_png(spec: dict[str, Any], scale: float = 2.0) -> bytes:
 _BUNDLE_SNIPPET = "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
 
 
-@lru_cache(maxsize=1)
-def vega_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script for pages (built once: it takes ~2 s)."""
-    return vl_convert.javascript_bundle(_BUNDLE_SNIPPET, vl_version=VEGA_LITE_VERSION)
+@lru_cache(maxsize=4)
+def vega_bundle(cache_dir: Path | None = None) -> str:
+    """Vega, Vega-Lite and vega-embed as one script for pages.
+
+    Building it takes vl-convert about 2 s, during which it holds Python's interpreter lock, so
+    it is built once per process and, given `cache_dir`, once per installed vl-convert: the
+    file is named after the versions it bundles.
+    """
+    if cache_dir is None:
+        return vl_convert.javascript_bundle(_BUNDLE_SNIPPET, vl_version=VEGA_LITE_VERSION)
+    name = f"vega-{vl_convert.get_vega_version()}-lite-{VEGA_LITE_VERSION}-embed-"
+    name += f"{vl_convert.get_vega_embed_version()}.js"
+    path = cache_dir / name
+    if path.exists():
+        return path.read_text("utf-8")
+    script = vl_convert.javascript_bundle(_BUNDLE_SNIPPET, vl_version=VEGA_LITE_VERSION)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(script, "utf-8")
+    partial.replace(path)  # whole or not at all, even with two processes at once
+    return script
 
 
 # --- the spec's parts ---------------------------------------------------------------------
