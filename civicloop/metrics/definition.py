@@ -70,6 +70,10 @@ class Direction(StrEnum):
     NEUTRAL = "neutral"
 
 
+#: Making Data Count fixes limits on at least this many points (NHSRplotthedots refuses fewer).
+MIN_BASELINE_POINTS = 12
+
+
 class ChartType(StrEnum):
     XMR = "xmr"
     RUN = "run"
@@ -506,8 +510,12 @@ def _read_chart(r: _Reader, data: Any) -> ChartSettings:
     data = r.mapping(data, "chart", ("type", "baseline_points", "screening", "rebases"))
     kind = r.choice(data, "type", "chart", ChartType, ChartType.XMR) or ChartType.XMR
     baseline = r.integer(data, "baseline_points", "chart")
-    if baseline is not None and baseline < 2:
-        r.fail("chart.baseline_points", "needs at least 2 points (12 or more is reliable)")
+    if baseline is not None and baseline < MIN_BASELINE_POINTS:
+        r.fail(
+            "chart.baseline_points",
+            f"needs at least {MIN_BASELINE_POINTS} points (Making Data Count's minimum); leave "
+            "it out to fix the limits on every point of each group",
+        )
     rebases: list[Rebase] = []
     items = data.get("rebases") or []
     if not isinstance(items, list):

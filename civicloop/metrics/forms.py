@@ -122,8 +122,9 @@ class EditDefinitionForm(forms.Form):
     baseline_points = forms.IntegerField(
         label="Baseline points",
         required=False,
-        min_value=2,
-        help_text="Limits are computed from this many first points of each group; empty: all.",
+        min_value=12,
+        help_text="Limits are fixed on this many first points of each group (12 or more); "
+        "empty: all.",
     )
     screening = forms.BooleanField(
         label="Screen out large moving ranges when computing limits", required=False

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from civicloop.spc import engine
-from civicloop.spc.constants import MIN_RELIABLE_POINTS
+from civicloop.spc.constants import MIN_RELIABLE_POINTS, RELATIVE_TOLERANCE
 from civicloop.spc.engine import (
     ASSURANCE_NAMES,
     ATTRIBUTE_CHARTS,
@@ -151,6 +151,7 @@ class BatchChunk:
     segment_baseline_points: NDArray[np.int64]
     segment_spread: Floats
     segment_flat: NDArray[np.bool_]  # limits collapsed on the centre (a baseline AMR of 0)
+    segment_screened_flat: NDArray[np.bool_]  # ... because screening set aside every range
     run: engine.RunSignals | None
 
     def __len__(self) -> int:
@@ -251,6 +252,12 @@ class BatchChunk:
                 out.append(
                     f"{where}every value is the same: there is no variation to judge, so the "
                     "limits sit on the centre line and no point is a signal"
+                )
+            elif points > 1 and self.segment_flat[k] and self.segment_screened_flat[k]:
+                out.append(
+                    f"{where}screening set aside every moving range that was not 0, so the "
+                    "limits sit on the centre line and every point off it is a signal; turn "
+                    "screening off for this series"
                 )
             elif points > 1 and self.segment_flat[k]:
                 out.append(
@@ -602,8 +609,10 @@ def _analyse_chunk(
         up, lo = lim.at(2, ends, segs), lim.at(1, ends, segs)
         s = sign[who]
         ok = (~np.isnan(t)) & (s != 0) & ~np.isnan(up) & (chart != "run")
-        above = t > up
-        below = t < lo
+        # A target on a limit (in exact arithmetic) is hit and miss: the same slack as the rules.
+        slack = np.maximum(lim.tol[ends], RELATIVE_TOLERANCE * np.abs(t))
+        above = t - up > slack
+        below = lo - t > slack
         code = np.where(
             above, np.where(s > 0, FAIL, PASS), np.where(below, np.where(s > 0, PASS, FAIL), 0)
         )
@@ -645,6 +654,11 @@ def _analyse_chunk(
         segment_baseline_points=seg_base,
         segment_spread=seg_spread,
         segment_flat=seg_flat,
+        segment_screened_flat=(
+            lim.flattened_by_screening
+            if lim.flattened_by_screening is not None
+            else np.zeros(segs.count, dtype=bool)
+        ),
         run=run_signals,
     )
 

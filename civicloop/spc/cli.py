@@ -880,10 +880,11 @@ def _output_path(value: str | None, option: str) -> Path | None:
 @click.option("--target", type=float, default=None, help="Target value, for the assurance icon.")
 @click.option(
     "--baseline",
-    type=click.IntRange(min=2),
+    type=click.IntRange(min=12),
     default=None,
     metavar="N",
-    help="Fix the centre and limits on the first N points of each group. Default: all points.",
+    help="Fix the centre and limits on the first N points of each group (12 or more, as "
+    "Making Data Count asks). Default: all points.",
 )
 @click.option(
     "--no-screen", is_flag=True, help="Keep large moving ranges (XmR); as the MDC Excel tool."

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 from civicloop.spc.analysis import SpcResult
+from civicloop.spc.constants import RELATIVE_TOLERANCE
 
 VARIATION_WORDS: dict[str | None, str] = {
     None: "No data",
@@ -51,18 +52,63 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _run_back(result: SpcResult, last: int, rule: str) -> int:
-    """How many points, back from the last, share its rule and group (its run's length)."""
-    rules = result.rules
-    groups = result.groups
+def _known_in_group(result: SpcResult, last: int) -> list[int]:
+    """Indexes of the known points of the last point's group, up to and including it."""
+    group = result.group_ids[last]
+    return [
+        i for i in range(last + 1) if result.group_ids[i] == group and not math.isnan(result.y[i])
+    ]
+
+
+def _slack(result: SpcResult, points: list[int]) -> float:
+    return RELATIVE_TOLERANCE * max(abs(float(result.y[i])) for i in points)
+
+
+def _side(result: SpcResult, i: int, slack: float) -> int:
+    difference = float(result.y[i] - result.mean[i])
+    return 1 if difference > slack else -1 if difference < -slack else 0
+
+
+def _side_run(result: SpcResult, last: int, skip_centre: bool = False) -> int:
+    """How many points in a row, up to the last, lie on its side of the centre line (points on
+    a run chart's median are passed over, as the Anhøj rules do)."""
+    points = _known_in_group(result, last)
+    slack = _slack(result, points)
+    side = _side(result, last, slack)
     count = 0
-    for i in range(last, -1, -1):
-        if math.isnan(result.y[i]):
+    for i in reversed(points):
+        here = _side(result, i, slack)
+        if here == 0 and skip_centre:
             continue
-        if rules[i] != rule or groups[i] != groups[last]:
+        if here != side:
             break
         count += 1
     return count
+
+
+def _trend_run(result: SpcResult, last: int) -> int:
+    """How many points in a row, up to the last, each rise (or fall) from the one before."""
+    points = _known_in_group(result, last)
+    slack = _slack(result, points)
+    direction = 0
+    count = 1
+    for before, after in zip(reversed(points[:-1]), reversed(points[1:]), strict=True):
+        step = float(result.y[after] - result.y[before])
+        sign = 1 if step > slack else -1 if step < -slack else 0
+        if sign == 0 or (direction and sign != direction):
+            break
+        direction = sign
+        count += 1
+    return count
+
+
+def _near_count(result: SpcResult, last: int, high: bool) -> int:
+    """How many of the last three points lie beyond the near-limit line on that side."""
+    points = _known_in_group(result, last)[-3:]
+    slack = _slack(result, points)
+    if high:
+        return sum(1 for i in points if result.y[i] - result.nupl[i] > slack)
+    return sum(1 for i in points if result.nlpl[i] - result.y[i] > slack)
 
 
 def explain(
@@ -81,14 +127,23 @@ def explain(
         sentence = "No data yet, so nothing to judge."
     elif variation == "common_cause":
         if result.chart == "run":
-            sentence = (
-                f"{label}: no run of {grain}s above or below the median longer than chance "
-                "allows, and no shortage of crossings."
-            )
-            if any(s.few_crossings for s in result.run_signals[-1:]):
+            signals = result.run_signals[-1] if result.run_signals else None
+            if signals is not None and signals.long_run:
+                sentence = (
+                    f"{label} at the latest {grain}, but earlier {signals.longest_run} {grain}s "
+                    f"in a row ran on one side of the median, more than chance allows (at most "
+                    f"{signals.longest_run_max}): the process may have shifted."
+                )
+            elif signals is not None and signals.few_crossings:
                 sentence = (
                     f"{label} point by point, but the series crosses its median fewer times "
-                    "than chance allows: the process may have shifted."
+                    f"than chance allows ({signals.crossings}, at least {signals.crossings_min} "
+                    "expected): the process may have shifted."
+                )
+            else:
+                sentence = (
+                    f"{label}: no run of {grain}s above or below the median longer than chance "
+                    "allows, and no shortage of crossings."
                 )
         elif math.isnan(result.upl[last]):
             sentence = f"{label}: too few points for limits; add more data."
@@ -112,14 +167,16 @@ def explain(
                 f"limit ({fmt(limit)})."
             )
         elif rule == "trend":
-            count = _run_back(result, last, "trend")
             moving = "rising" if high else "falling"
-            sentence = f"{label}: {_plural(count, grain)} in a row {moving}."
+            sentence = f"{label}: {moving} for {_plural(_trend_run(result, last), grain)} in a row."
         elif rule == "two_in_three":
             where = "upper" if high else "lower"
-            sentence = f"{label}: 2 of the last 3 {grain}s are close to the {where} process limit."
+            near = _near_count(result, last, high)
+            sentence = (
+                f"{label}: {near} of the last 3 {grain}s are close to the {where} process limit."
+            )
         else:  # shift, or a long run on a run chart
-            count = _run_back(result, last, rule or "shift")
+            count = _side_run(result, last, skip_centre=result.chart == "run")
             side = "above" if high else "below"
             sentence = f"{label}: {_plural(count, grain)} in a row {side} the {centre}."
 

@@ -199,6 +199,8 @@ class Limits:
     tol: Floats  # per compact point: the segment's comparison slack
     lines: tuple[Floats, Floats, Floats, Floats, Floats]
     by_segment: bool = False
+    # Per segment (XmR): screening left no moving range but zeros, so the limits collapsed.
+    flattened_by_screening: Bools | None = None
     # Limits symmetric about the centre (XmR): |y - centre| beyond these is outside / near.
     outside_at: Floats | None = None
     near_at: Floats | None = None
@@ -260,9 +262,11 @@ def xmr_limits(s: Segments, baseline: Ints | None, screen: Bools) -> Limits:
     mr *= mr_base
     amr = _divide(s.sum(mr), s.sum(mr_base))
     screening = screen[s.seg_series] & (amr > 0)
+    flattened = np.zeros(s.count, dtype=bool)
     if screening.any():
         keep = mr_base & ~(s.spread(screening) & (mr >= s.spread(SCREEN * amr)))
         amr = np.where(screening, _divide(s.sum(mr * keep), s.sum(keep)), amr)
+        flattened = screening & (amr == 0)  # screening set aside every range that was not 0
     tol = RELATIVE_TOLERANCE * s.max(np.abs(y))
     return Limits(
         centre=s.spread(centre),
@@ -275,6 +279,7 @@ def xmr_limits(s: Segments, baseline: Ints | None, screen: Bools) -> Limits:
             centre + NEAR_LIMIT * amr,
         ),
         by_segment=True,
+        flattened_by_screening=flattened,
         outside_at=s.spread(LIMIT * amr + tol),
         near_at=s.spread(NEAR_LIMIT * amr + tol),
     )
@@ -400,9 +405,13 @@ def apply_rules(s: Segments, lim: Limits) -> tuple[NDArray[np.int8], NDArray[np.
     out_in_trend = np.zeros(n, dtype=bool)
     out_in_trend[:-1] = step_in_trend[1:]
     trend = step_in_trend | out_in_trend
+    # A trend point's side, as NHSRplotthedots: when the next point is flagged by a trend too
+    # (this trend, or another starting there), the step out of it; otherwise the step in.
     step_out = np.zeros(n, dtype=np.int8)
-    step_out[:-1] = step[1:]
-    trend_side = np.where(out_in_trend, step_out, step)
+    step_out[:-1] = step[1:]  # 0 into a segment's first point: never taken across groups
+    next_trend = np.zeros(n, dtype=bool)
+    next_trend[:-1] = trend[1:]
+    trend_side = np.where(next_trend & (step_out != 0), step_out, step)
 
     # Two of three beyond the same near-limit line, all three on one side of the centre. Near
     # points are few, so only the windows around them are looked at.

@@ -250,7 +250,9 @@ def _control_rules(y: list[float], lim: _Limits, tol: float) -> list[int]:
         if outside[i]:
             flags[i] = side[i]
         elif trend[i]:
-            if i + 1 < n and step_in_trend[i + 1]:
+            # As NHSRplotthedots: when the next point is flagged by a trend too (this trend, or
+            # another one starting there), the step out of this point; otherwise the step in.
+            if i + 1 < n and trend[i + 1] and step[i + 1] != 0:
                 flags[i] = step[i + 1]
             else:
                 flags[i] = step[i]
@@ -355,6 +357,7 @@ def reference_analyse(
     run_signals: list[dict[str, int | None]] = []
     high, low = LABELS[direction]
 
+    last_tol = 0.0  # the comparison slack of the last group with values
     bounds = [0, *_group_starts(rebase, length), length]
     for group, (first, stop) in enumerate(pairwise(bounds)):
         members = [p for p in present if first <= p[0] < stop]
@@ -365,6 +368,7 @@ def reference_analyse(
             continue
         base = len(y) if baseline is None else min(baseline, len(y))
         tol = RELATIVE_TOLERANCE * max(abs(v) for v in y)
+        last_tol = tol
 
         if chart == "run":
             centre = _median(y[:base])
@@ -403,9 +407,10 @@ def reference_analyse(
         upper, lower = upl[last], lpl[last]
         if upper is not None and lower is not None:
             good_above = direction == "increase"
-            if target > upper:
+            slack = max(last_tol, RELATIVE_TOLERANCE * abs(target))
+            if target - upper > slack:
                 assurance = "consistent_fail" if good_above else "consistent_pass"
-            elif target < lower:
+            elif lower - target > slack:
                 assurance = "consistent_pass" if good_above else "consistent_fail"
             else:
                 assurance = "inconsistent"

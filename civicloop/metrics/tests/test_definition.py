@@ -129,6 +129,17 @@ def test_a_target_needs_a_direction_and_a_p_chart_needs_a_ratio() -> None:
     assert "use a ratio or rate" in found["chart.type"]
 
 
+def test_chart_settings_follow_making_data_count() -> None:
+    found = problems(base(chart={"type": "c", "baseline_points": 5}))
+    assert "at least 12 points" in found["chart.baseline_points"]
+    assert "Making Data Count" in found["chart.baseline_points"]
+    assert "c chart is for counts" not in found.get("chart.type", "")  # base() counts rows
+    found = problems(base(measure={"aggregate": "mean", "column": "x"}, chart={"type": "c"}))
+    assert "a c chart is for counts" in found["chart.type"]
+    assert "use a ratio or rate" in problems(base(chart={"type": "u_prime"}))["chart.type"]
+    assert parse_definition(base(chart={"type": "c", "baseline_points": 12})).chart.type == "c"
+
+
 def test_trajectory_targets_apply_from_their_dates() -> None:
     definition = parse_definition(
         base(

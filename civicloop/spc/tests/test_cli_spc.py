@@ -303,7 +303,7 @@ ERRORS = [
     ("good", ["--value", "value", "--rebase", "2019-05-01"], 2, ["2022-01-01 to 2023-08-01"]),
     ("good", ["--value", "value", "--rebase", "2030-01-01"], 2, ["outside the data"]),
     ("good", ["--value", "value", "--rebase", "soon"], 2, ["--rebase soon", "YYYY-MM-DD"]),
-    ("good", ["--value", "value", "--baseline", "1"], 2, ["--baseline", "1"]),
+    ("good", ["--value", "value", "--baseline", "5"], 2, ["--baseline", "5", "12"]),
     ("good", ["--value", "value", "--chart", "p"], 2, ["p chart needs --denominator"]),
     ("good", ["--value", "value", "--chart", "pie"], 2, ["--chart", "'pie'"]),
     ("over", ["--value", "n", "--chart", "p", "--denominator", "d"], 1, ["2024-02-01 (row 3)"]),

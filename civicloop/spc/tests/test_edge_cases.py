@@ -317,6 +317,10 @@ def test_screening_can_leave_zero_width_limits() -> None:
     screened = analyse(y)
     assert screened.upl[0] == screened.mean[0] == pytest.approx(0.5)
     assert screened.types == [HIGH] * 6 + [LOW] * 6
-    assert any("baseline does not vary" in w for w in screened.warnings)
+    assert any("screening set aside every moving range" in w for w in screened.warnings)
+    # A baseline that is constant by itself is a different story, told differently.
+    constant = analyse([5] * 12 + [6, 7], baseline=12).warnings
+    assert any("baseline does not vary" in w for w in constant)
+    assert not any("screening" in w for w in constant)
     plain = analyse(y, screen=False)
     assert plain.upl[0] == pytest.approx(0.5 + 2.66 / 11)
