@@ -11,8 +11,10 @@ bad option value), 1 when the file's contents do (a cell that is not a number, d
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import io
+import itertools
 import json
 import math
 import os
@@ -20,17 +22,20 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from civicloop.spc import CHARTS, DIRECTIONS, SpcInputError, SpcResult, analyse
+from civicloop.spc.describe import ASSURANCE_WORDS, POINT_WORDS, VARIATION_WORDS, explain
 
 RATIO_CHARTS = ("p", "p_prime", "u", "u_prime")
 CHART_NAMES = {
@@ -41,13 +46,6 @@ CHART_NAMES = {
     "u": "u chart",
     "u_prime": "u-prime chart (Laney)",
     "c": "c chart",
-}
-TYPE_WORDS = {
-    "common_cause": "common cause",
-    "special_cause_improvement": "improvement",
-    "special_cause_concern": "concern",
-    "special_cause_neutral_high": "neutral high",
-    "special_cause_neutral_low": "neutral low",
 }
 TYPE_STYLES = {
     "common_cause": "grey50",
@@ -63,11 +61,17 @@ RULE_WORDS = {
     "shift": "shift (7 one side)",
     "long_run": "long run (Anhøj)",
 }
-ASSURANCE_WORDS = {
-    "consistent_pass": "consistently passes the target (beyond the limits, on the good side)",
-    "consistent_fail": "consistently fails the target (beyond the limits, on the bad side)",
-    "inconsistent": "hit and miss: the target lies within the limits",
+# A regular grain of dates, as the word for one period (the engine's sentences say "the latest
+# month") and its plural.
+GRAIN_PLURALS = {
+    "day": "days",
+    "week": "weeks",
+    "month": "months",
+    "quarter": "quarters",
+    "year": "years",
 }
+MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
+DAYS_IN = {"day": 1, "week": 7}
 MISSING_TOKENS = {"", "na", "n/a", "-", "#n/a", "nan", "null", "none"}
 ENCODING_NAMES = {
     "utf-8": "UTF-8",
@@ -233,7 +237,7 @@ def cell(cells: list[str], index: int) -> str:
 
 
 def numbers(
-    file: CsvFile, rows: list[tuple[int, list[str]]], index: int
+    file: CsvFile, rows: list[tuple[int, list[str]]], index: int, option: str = "--value"
 ) -> tuple[list[float], int, bool]:
     """The column as floats (NaN for missing), the most decimals a cell shows, decimal comma?"""
     column = file.header[index]
@@ -241,20 +245,26 @@ def numbers(
     decimal_comma = file.delimiter != "," and any(
         _DECIMAL_COMMA.fullmatch(v) and not _COMMA_THOUSANDS.fullmatch(v) for v in cells
     )
+    # A column whose first two values are not numbers is text (a name, a code): say so, rather
+    # than ask for a cell to be corrected.
+    first = [
+        (number, value)
+        for (number, _), value in zip(rows, cells, strict=True)
+        if value.lower() not in MISSING_TOKENS
+    ][:2]
+    if len(first) == 2 and all(_number_text(v, decimal_comma) is None for _, v in first):
+        raise UsageProblem(
+            f"column {column!r} is not numeric (row {first[0][0]} has {first[0][1]!r}): choose "
+            f"a column of numbers for {option}"
+        )
     out: list[float] = []
     decimals = 0
     for (number, _), value in zip(rows, cells, strict=True):
         if value.lower() in MISSING_TOKENS:
             out.append(math.nan)
             continue
-        text = value
-        if decimal_comma:
-            if _DOT_THOUSANDS.fullmatch(text):
-                text = text.replace(".", "")
-            text = text.replace(",", ".")
-        elif _COMMA_THOUSANDS.fullmatch(text):
-            text = text.replace(",", "")
-        if not _PLAIN_NUMBER.fullmatch(text):
+        text = _number_text(value, decimal_comma)
+        if text is None:
             raise DataProblem(
                 f"row {number}, column {column!r}: {value!r} is not a number; correct the cell, "
                 "or leave it blank (or NA) for a missing value"
@@ -263,6 +273,18 @@ def numbers(
             decimals = max(decimals, len(text.split(".", 1)[1]))
         out.append(float(text))
     return out, min(decimals, 6), decimal_comma
+
+
+def _number_text(value: str, decimal_comma: bool) -> str | None:
+    """The cell as Python would read the number (no separators, a decimal point), or None."""
+    text = value
+    if decimal_comma:
+        if _DOT_THOUSANDS.fullmatch(text):
+            text = text.replace(".", "")
+        text = text.replace(",", ".")
+    elif _COMMA_THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")
+    return text if _PLAIN_NUMBER.fullmatch(text) else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -394,16 +416,23 @@ class Series:
     x: list[date] | None
     values: list[float]
     denominators: list[float] | None
-    rows: list[list[int]]  # the file rows behind each point
+    rows: list[list[int]]  # the file rows behind each point; none for a period with no rows
     notes: list[str] = field(default_factory=list)
+    grain: str | None = None  # "month", "week", …: a regular grain of dates, gaps filled in
 
     def label(self, i: int, monthly: bool = False) -> str:
         if self.x is None:
             return f"point {i + 1} (row {self.rows[i][0]})"
-        when = self.x[i].strftime("%Y-%m") if monthly else self.x[i].isoformat()
+        when = _when(self.x[i], monthly)
         rows = self.rows[i]
-        where = f"row {rows[0]}" if len(rows) == 1 else f"{len(rows)} rows"
+        where = (
+            "no rows" if not rows else f"row {rows[0]}" if len(rows) == 1 else f"{len(rows)} rows"
+        )
         return f"{when} ({where})"
+
+
+def _when(day: date, monthly: bool) -> str:
+    return day.strftime("%Y-%m") if monthly else day.isoformat()
 
 
 def parse_where(values: Iterable[str], file: CsvFile) -> dict[int, set[str]]:
@@ -469,13 +498,14 @@ def build_series(
         described = " and ".join(f"{file.header[i]} in {sorted(v)}" for i, v in wanted.items())
         raise DataProblem(f"no row has {described}: nothing to analyse")
     ys, decimals, decimal_comma = numbers(file, rows, value_index)
-    dens = numbers(file, rows, den_index)[0] if den_index is not None else None
+    dens = numbers(file, rows, den_index, "--denominator")[0] if den_index is not None else None
     notes: list[str] = []
     if wanted:
         notes.append(
             f"kept {len(rows):,} of {len(file.rows):,} rows ({_describe_where(file, wanted)})"
         )
     if date_index is None:
+        notes.append("no --date: points are in file order")
         return (
             Series(None, ys, dens, [[n] for n, _ in rows], notes),
             None,
@@ -513,42 +543,130 @@ def build_series(
             denominators.append(den)
             behind.append([number])
     if add_up:
-        counts = [len(b) for b in behind]
-        notes.append(
-            f"--sum added up {len(rows):,} rows into {len(x):,} dates"
-            + (
-                f"; dates add up between {min(counts)} and {max(counts)} rows "
-                f"({_mode(counts)} for most): a total from fewer rows may be incomplete"
-                if min(counts) != max(counts)
-                else ""
-            )
-        )
+        notes += sum_notes(len(rows), x, values, behind, dates.monthly)
         if partial:
             notes.append(
                 f"{len(partial)} date{'s' if len(partial) != 1 else ''} (first {partial[0]}) "
                 "add up rows some of which have no value: those totals leave them out"
             )
-    if dates.monthly and x:
-        gaps = _missing_months(x)
+    grain = detect_grain(x)
+    if grain is not None:
+        x, values, denominators, behind, gaps = fill_gaps(grain, x, values, denominators, behind)
         if gaps:
+            word = grain if len(gaps) == 1 else GRAIN_PLURALS[grain]
             notes.append(
-                f"{len(gaps)} month{'s' if len(gaps) != 1 else ''} between "
-                f"{x[0].strftime('%Y-%m')} and {x[-1].strftime('%Y-%m')} have no rows (first "
-                f"{gaps[0].strftime('%Y-%m')}); the series runs straight over them"
+                f"{len(gaps)} {word} with no rows (first {_when(gaps[0], dates.monthly)}) "
+                f"{'is a gap' if len(gaps) == 1 else 'are gaps'} in the chart"
             )
-    series = Series(x, values, denominators if dens is not None else None, behind, notes)
+    series = Series(x, values, denominators if dens is not None else None, behind, notes, grain)
     return series, dates, decimals, decimal_comma
 
 
-def _missing_months(x: list[date]) -> list[date]:
-    present = {(d.year, d.month) for d in x}
-    out = []
-    year, month = x[0].year, x[0].month
-    while (year, month) < (x[-1].year, x[-1].month):
-        if (year, month) not in present:
-            out.append(date(year, month, 1))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+def sum_notes(
+    rows: int, x: list[date], values: list[float], behind: list[list[int]], monthly: bool
+) -> list[str]:
+    """What --sum did, and the dates whose totals come from fewer rows than most: partial?"""
+    notes = [f"--sum added up {rows:,} rows into {len(x):,} dates"]
+    counts = [len(b) for b in behind]
+    usual = _mode(counts)
+    fewer = [i for i, count in enumerate(counts) if count < usual]
+    if not fewer:
+        return notes
+
+    def rows_word(count: int) -> str:
+        return f"{count} row{'s' if count != 1 else ''}"
+
+    if len(fewer) == 1:
+        i = fewer[0]
+        notes.append(
+            f"{_when(x[i], monthly)} adds up {rows_word(counts[i])} where most dates have "
+            f"{usual}: a partial period?"
+        )
+    else:
+        named = [
+            f"{_when(x[i], monthly)} ({rows_word(counts[i]) if k == 0 else counts[i]})"
+            for k, i in enumerate(fewer[:3])
+        ]
+        more = len(fewer) - len(named)
+        listed = (
+            ", ".join(named) + f" and {more} more"
+            if more
+            else ", ".join(named[:-1]) + f" and {named[-1]}"
+        )
+        notes.append(
+            f"{len(fewer)} dates add up fewer rows than most dates ({usual}): {listed}: "
+            "partial periods?"
+        )
+    last = len(x) - 1
+    if fewer[-1] == last and not math.isnan(values[last]):
+        notes.append(
+            f"the latest point, {_when(x[last], monthly)}, may be incomplete "
+            f"({rows_word(counts[last])} where most dates have {usual}): the variation icon is "
+            "read from it; remove its rows from the file (or wait for the period to be complete) "
+            "to read the icon from the last full period"
+        )
+    return notes
+
+
+def detect_grain(x: list[date]) -> str | None:
+    """The regular grain of sorted, distinct dates: first days of months a month, a quarter or a
+    year apart; dates whole weeks apart; or days (when most days are there, weekends included).
+    None for anything else: irregular dates are left as they are."""
+    if len(x) < 2:
+        return None
+    if all(d.day == 1 for d in x):
+        index = [d.year * 12 + d.month - 1 for d in x]
+        step = math.gcd(*(b - a for a, b in itertools.pairwise(index)))
+        return {1: "month", 3: "quarter", 12: "year"}.get(step)
+    ordinals = [d.toordinal() for d in x]
+    step = math.gcd(*(b - a for a, b in itertools.pairwise(ordinals)))
+    if step == 7:
+        return "week"
+    if step == 1:
+        span = ordinals[-1] - ordinals[0] + 1
+        # Weekdays only (a working-day series) is not a gap every weekend; scattered event
+        # dates are not a daily series with most days missing.
+        weekends = span < 7 or any(d.weekday() >= 5 for d in x)
+        if weekends and span - len(x) <= len(x):
+            return "day"
+    return None
+
+
+def _periods(grain: str, first: date, last: date) -> list[date]:
+    out = [first]
+    if grain in MONTHS_IN:
+        step = MONTHS_IN[grain]
+        while out[-1] < last:
+            months = out[-1].year * 12 + out[-1].month - 1 + step
+            out.append(date(months // 12, months % 12 + 1, 1))
+    else:
+        days = timedelta(days=DAYS_IN[grain])
+        while out[-1] < last:
+            out.append(out[-1] + days)
     return out
+
+
+def fill_gaps(
+    grain: str,
+    x: list[date],
+    values: list[float],
+    denominators: list[float],
+    behind: list[list[int]],
+) -> tuple[list[date], list[float], list[float], list[list[int]], list[date]]:
+    """Every period from the first date to the last; one with no rows is a missing point, so a
+    moving range never spans it (as a blank cell does not)."""
+    at = {d: i for i, d in enumerate(x)}
+    periods = _periods(grain, x[0], x[-1])
+    gaps = [d for d in periods if d not in at]
+    if not gaps:
+        return x, values, denominators, behind, []
+    return (
+        periods,
+        [values[at[d]] if d in at else math.nan for d in periods],
+        [denominators[at[d]] if d in at else math.nan for d in periods],
+        [behind[at[d]] if d in at else [] for d in periods],
+        gaps,
+    )
 
 
 def _add(total: float, value: float) -> float:
@@ -560,8 +678,9 @@ def _add(total: float, value: float) -> float:
 
 
 def _mode(counts: list[int]) -> int:
+    """The most common count (the larger, on a tie)."""
     values, frequency = np.unique(np.asarray(counts), return_counts=True)
-    return int(values[int(np.argmax(frequency))])
+    return int(values[frequency == frequency.max()].max())
 
 
 def _describe_where(file: CsvFile, wanted: dict[int, set[str]]) -> str:
@@ -584,7 +703,12 @@ def rebase_positions(rebase: Sequence[str], series: Series, dates: Dates) -> lis
     for text in rebase:
         day, _, reason = text.partition("=")
         when = parse_option_date(day, "--rebase", dates)
-        if when <= first or when > last:
+        if when == first:
+            raise UsageProblem(
+                f"--rebase {text}: that is the first date; a rebase there changes nothing — "
+                "give a later date"
+            )
+        if when < first or when > last:
             raise UsageProblem(
                 f"--rebase {text}: outside the data, which runs from {span}; give a date after "
                 "the first and on or before the last"
@@ -677,30 +801,27 @@ def print_table(
     formatter: Formatter,
     title: str,
 ) -> None:
+    """Numbers are never cut or wrapped, whatever the width; the type and rule columns wrap."""
     run = result.chart == "run"
     ratio = result.numerators is not None and result.denominators is not None
     monthly = dates is not None and dates.monthly
-    table = Table(title=escape(title), show_edge=False, header_style="bold")
-    table.add_column("month" if monthly else ("date" if series.x is not None else "#"))
-    if ratio:
-        table.add_column("count", justify="right")
-        table.add_column("out of", justify="right")
     heading = {"p": "proportion", "p_prime": "proportion", "u": "rate", "u_prime": "rate"}
-    table.add_column(heading.get(result.chart, "value"), justify="right")
-    table.add_column("median" if run else "mean", justify="right")
+    # (heading, numeric?) in order.
+    columns = [("month" if monthly else ("date" if series.x is not None else "#"), True)]
+    if ratio:
+        columns += [("count", True), ("out of", True)]
+    columns.append((heading.get(result.chart, "value"), True))
+    columns.append(("median" if run else "mean", True))
     if not run:
-        table.add_column("lower limit", justify="right")
-        table.add_column("upper limit", justify="right")
-    table.add_column("type", no_wrap=True)
-    table.add_column("rule")
+        columns += [("lower limit", True), ("upper limit", True)]
+    columns += [("type", False), ("rule", False)]
+
     groups = result.groups
     types = result.types
     rules = result.rules
+    rows: list[list[str]] = []
     for i in range(len(result)):
-        if series.x is None:
-            x = str(i + 1)
-        else:
-            x = series.x[i].strftime("%Y-%m") if monthly else series.x[i].isoformat()
+        x = str(i + 1) if series.x is None else _when(series.x[i], monthly)
         cells = [x]
         if ratio and result.numerators is not None and result.denominators is not None:
             cells.append(_count(result.numerators[i]))
@@ -711,20 +832,87 @@ def print_table(
             cells += [formatter.stat(result.lpl[i]), formatter.stat(result.upl[i])]
         kind = types[i]
         if kind is None:
-            cells += ["[grey50]no value[/]", ""]
+            missing = "no rows" if not series.rows[i] else "no value"
+            cells += [f"[grey50]{missing}[/]", ""]
         else:
-            cells.append(f"[{TYPE_STYLES[kind]}]{TYPE_WORDS[kind]}[/]")
+            cells.append(f"[{TYPE_STYLES[kind]}]{POINT_WORDS[kind]}[/]")
             rule = rules[i]
             cells.append(RULE_WORDS.get(rule, rule) if rule else "")
+        rows.append(cells)
+
+    # Widths by hand: rich shrinks columns evenly when a table is too wide, and crops what
+    # still does not fit. Each numeric column is as wide as its widest figure (and its heading,
+    # when the whole table then fits on one screen; else the heading wraps). Only the type and
+    # rule columns shrink, wrapping at spaces, never below their longest word.
+    figures = [[Text.from_markup(row[k]).plain for row in rows] for k in range(len(columns))]
+    figure_widths = [max((cell_len(t) for t in texts), default=1) for texts in figures]
+    heading_widths = [
+        max(figure_widths[k], cell_len(name)) if numeric else 0
+        for k, (name, numeric) in enumerate(columns)
+    ]
+    word_widths = [
+        max((cell_len(w) for t in [*figures[k], name] for w in t.split()), default=1)
+        for k, (name, _) in enumerate(columns)
+    ]
+    chrome = 3 * len(columns) - 1  # one space either side of each column, a rule between
+    text_minimum = sum(word_widths[k] for k, (_, numeric) in enumerate(columns) if not numeric)
+    roomy = sum(heading_widths) + text_minimum + chrome <= console.width
+    numeric_minimum = sum(
+        w for w, (_, numeric) in zip(figure_widths, columns, strict=True) if numeric
+    )
+    narrowest = numeric_minimum + text_minimum + chrome
+    table = Table(
+        title=escape(title),
+        show_edge=False,
+        header_style="bold",
+        # Too narrow even for that: the table keeps its narrowest and runs past the edge.
+        width=narrowest if narrowest > console.width else None,
+    )
+    for k, (name, numeric) in enumerate(columns):
+        if numeric:
+            table.add_column(
+                Text(name, no_wrap=False),  # the heading may wrap ("lower / limit") ...
+                justify="left" if k == 0 else "right",
+                width=heading_widths[k] if roomy else figure_widths[k],
+                no_wrap=True,  # ... the figures never do, and are never cut:
+                overflow="fold",  # the column holds the widest ("ignore" loses the justify)
+            )
+        else:
+            table.add_column(name, min_width=word_widths[k], overflow="fold")
+    for i, cells in enumerate(rows):
         last_of_group = i + 1 < len(result) and groups[i + 1] != groups[i]
         table.add_row(*cells, end_section=last_of_group)
-    console.print(table)
+    console.print(table, crop=False)
 
 
 def _count(v: float) -> str:
     if math.isnan(v):
         return ""
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
+
+
+def explanation_lines(result: SpcResult, grain: str, unit: str, decimals: int) -> list[str]:
+    """The product's sentences for the two icons (as the web app shows them), with the table's
+    decimals (trailing zeros dropped), so their figures match the table's."""
+    if result.chart in ("p", "p_prime"):
+        # The table shows proportions as percentages; so do the sentences.
+        scale = 100.0
+        result = dataclasses.replace(
+            result,
+            y=result.y * scale,
+            mean=result.mean * scale,
+            lpl=result.lpl * scale,
+            upl=result.upl * scale,
+            nlpl=result.nlpl * scale,
+            nupl=result.nupl * scale,
+            target=None if result.target is None else result.target * scale,
+        )
+        unit = "%"
+    said = explain(result, grain=grain, decimals=decimals, unit=unit)
+    lines = [said.variation_sentence]
+    if said.assurance_sentence:
+        lines.append(said.assurance_sentence)
+    return lines
 
 
 def summary_lines(
@@ -737,11 +925,13 @@ def summary_lines(
         lines.append("Variation: none (no values to analyse)")
     else:
         when = series.label(last, monthly).split(" (")[0]
-        lines.append(f"Variation: {TYPE_WORDS[variation]} (the type of the last point, {when})")
+        lines.append(
+            f"Variation: {VARIATION_WORDS[variation]}, the type of the last point ({when})"
+        )
     if result.assurance is not None:
         lines.append(f"Assurance: {ASSURANCE_WORDS[result.assurance]}")
     elif target is None:
-        lines.append("Assurance: none (no --target)")
+        lines.append(f"Assurance: {ASSURANCE_WORDS[None]} (no --target)")
     elif result.chart == "run":
         lines.append("Assurance: none (a run chart has no limits to judge a target against)")
     elif direction == "neutral":
@@ -1059,6 +1249,8 @@ def spc(
         )
     console.print(escape("; ".join(settings)), soft_wrap=True)
     print_table(console, result, series, dates, formatter, heading)
+    for line in explanation_lines(result, series.grain or "point", unit, formatter.decimals):
+        console.print(escape(line), soft_wrap=True)
     for line in summary_lines(result, series, target, direction, monthly):
         console.print(escape(line), soft_wrap=True)
     for path, _ in charts:

@@ -19,6 +19,15 @@ VARIATION_WORDS: dict[str | None, str] = {
     "special_cause_neutral_high": "Special cause (high)",
     "special_cause_neutral_low": "Special cause (low)",
 }
+#: The same, short, for a table's column of point types.
+POINT_WORDS: dict[str | None, str] = {
+    None: "",
+    "common_cause": "Common cause",
+    "special_cause_improvement": "Improvement",
+    "special_cause_concern": "Concern",
+    "special_cause_neutral_high": "High",
+    "special_cause_neutral_low": "Low",
+}
 ASSURANCE_WORDS: dict[str | None, str] = {
     None: "No target to assure",
     "consistent_pass": "Consistently passes the target",

@@ -171,6 +171,169 @@ def test_p_chart_sums_numerators_and_denominators(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Regular dates: a period with no rows is a gap, as a blank cell is
+
+
+def test_missing_months_are_gaps_exactly_as_blank_cells_are(tmp_path: Path) -> None:
+    values: list[Any] = [*STABLE[:6], 80, *STABLE[6:]]
+    dates = months(len(values))
+    # The same series twice: once with two months' rows left out, once with them blank.
+    gone = [2, 7]
+    rows_left_out = write(
+        tmp_path / "left_out.csv",
+        "date,value\n"
+        + "".join(
+            f"{d},{v}\n"
+            for k, (d, v) in enumerate(zip(dates, values, strict=True))
+            if k not in gone
+        ),
+    )
+    blank = write(
+        tmp_path / "blank.csv",
+        "date,value\n"
+        + "".join(
+            f"{d},{'' if k in gone else v}\n"
+            for k, (d, v) in enumerate(zip(dates, values, strict=True))
+        ),
+    )
+    left_out = run(rows_left_out, "--date", "date", "--value", "value", "--json")
+    assert left_out.exit_code == 0
+    assert json.loads(left_out.stdout) == run_json(blank, "--date", "date", "--value", "value")
+    points = json.loads(left_out.stdout)["points"]
+    assert [p["x"] for p in points] == dates
+    assert points[2] == {
+        "x": "2022-03-01",
+        "y": None,
+        "mean": points[2]["mean"],
+        "lpl": points[2]["lpl"],
+        "upl": points[2]["upl"],
+        "type": None,
+    }
+    assert "note: 2 months with no rows (first 2022-03-01) are gaps in the chart" in left_out.stderr
+    table = run(rows_left_out, "--date", "date", "--value", "value")
+    assert "no rows" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("cells", "filled", "note"),
+    [
+        # Weekly: every date a whole number of weeks from the others.
+        (
+            ["2024-01-01", "2024-01-08", "2024-01-22", "2024-01-29"],
+            ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22", "2024-01-29"],
+            "1 week with no rows (first 2024-01-15) is a gap in the chart",
+        ),
+        # Monthly, read from YYYY / MM.
+        (
+            ["2024 / 01", "2024 / 04", "2024 / 05"],
+            ["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01", "2024-05-01"],
+            "2 months with no rows (first 2024-02) are gaps in the chart",
+        ),
+        # Quarterly and yearly: first days of months three or twelve months apart.
+        (
+            ["2023-01-01", "2023-04-01", "2023-10-01"],
+            ["2023-01-01", "2023-04-01", "2023-07-01", "2023-10-01"],
+            "1 quarter with no rows (first 2023-07-01) is a gap in the chart",
+        ),
+        (
+            ["2019-01-01", "2020-01-01", "2023-01-01"],
+            ["2019-01-01", "2020-01-01", "2021-01-01", "2022-01-01", "2023-01-01"],
+            "2 years with no rows (first 2021-01-01) are gaps in the chart",
+        ),
+        # Daily, weekends and all.
+        (
+            ["2024-01-05", "2024-01-06", "2024-01-08"],
+            ["2024-01-05", "2024-01-06", "2024-01-07", "2024-01-08"],
+            "1 day with no rows (first 2024-01-07) is a gap in the chart",
+        ),
+    ],
+)
+def test_regular_grains_get_their_missing_periods(
+    tmp_path: Path, cells: list[str], filled: list[str], note: str
+) -> None:
+    path = write(tmp_path / "d.csv", "d,v\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)))
+    result = run(path, "--date", "d", "--value", "v", "--json")
+    assert [p["x"] for p in json.loads(result.stdout)["points"]] == filled
+    assert f"note: {note}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["2024-01-03", "2024-01-17", "2024-02-20", "2024-05-09"],  # irregular
+        ["2024-01-01", "2024-03-01", "2024-07-01"],  # first days, but not a regular step
+        # Working days only: a weekend is not a missing day.
+        ["2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09", "2024-01-12", "2024-01-15"],
+    ],
+)
+def test_irregular_dates_are_kept_as_they_are(tmp_path: Path, cells: list[str]) -> None:
+    path = write(tmp_path / "d.csv", "d,v\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)))
+    result = run(path, "--date", "d", "--value", "v", "--json")
+    assert [p["x"] for p in json.loads(result.stdout)["points"]] == cells
+    assert "gap" not in result.stderr
+
+
+def test_no_date_says_the_points_are_in_file_order(tmp_path: Path) -> None:
+    path = series_csv(tmp_path, STABLE)
+    assert (
+        "note: no --date: points are in file order"
+        in run(path, "--value", "value", "--json").stderr
+    )
+    assert "Note: no --date: points are in file order" in run(path, "--value", "value").stdout
+    dated = run(path, "--date", "date", "--value", "value", "--json")
+    assert "file order" not in dated.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# --sum: totals from fewer rows than most dates
+
+
+def areas_csv(tmp_path: Path, short: dict[int, int], n: int = 14) -> Path:
+    """Three areas a month for n months; month k (from 0) has only short[k] of them."""
+    lines = ["month,area,n"]
+    for k, d in enumerate(months(n)):
+        for area in ("north", "south", "east")[: short.get(k, 3)]:
+            lines.append(f"{d[:7]},{area},{10 + k % 3}")
+    return write(tmp_path / "areas.csv", "\n".join(lines) + "\n")
+
+
+def test_sum_names_a_date_from_fewer_rows(tmp_path: Path) -> None:
+    path = areas_csv(tmp_path, {5: 2})
+    result = run(path, "--date", "month", "--value", "n", "--sum", "--json")
+    assert (
+        "note: 2022-06 adds up 2 rows where most dates have 3: a partial period?" in result.stderr
+    )
+    assert "latest" not in result.stderr
+
+
+def test_sum_names_three_dates_and_counts_the_rest(tmp_path: Path) -> None:
+    path = areas_csv(tmp_path, {1: 2, 4: 1, 6: 2, 8: 2, 9: 1})
+    result = run(path, "--date", "month", "--value", "n", "--sum", "--json")
+    assert (
+        "note: 5 dates add up fewer rows than most dates (3): 2022-02 (2 rows), 2022-05 (1), "
+        "2022-07 (2) and 2 more: partial periods?"
+    ) in result.stderr
+    two = run(
+        areas_csv(tmp_path, {1: 2, 4: 1}), "--date", "month", "--value", "n", "--sum", "--json"
+    )
+    assert "2 dates add up fewer rows than most dates (3): 2022-02 (2 rows) and 2022-05 (1):" in (
+        two.stderr
+    )
+
+
+def test_sum_says_when_the_latest_point_may_be_incomplete(tmp_path: Path) -> None:
+    path = areas_csv(tmp_path, {13: 1})
+    result = run(path, "--date", "month", "--value", "n", "--sum", "--json")
+    assert "2023-02 adds up 1 row where most dates have 3: a partial period?" in result.stderr
+    assert (
+        "the latest point, 2023-02, may be incomplete (1 row where most dates have 3): the "
+        "variation icon is read from it; remove its rows"
+    ) in result.stderr
+    table = run(path, "--date", "month", "--value", "n", "--sum")
+    assert "the variation icon is read from it" in table.stdout.replace("\n", " ")
+
+
+# ---------------------------------------------------------------------------------------------
 # Rebase, baseline, screening
 
 
@@ -288,6 +451,13 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
         ),
         "empty": write(tmp_path / "empty.csv", "date,value\n"),
         "over": write(tmp_path / "over.csv", "date,n,d\n2024-01-01,1,10\n2024-02-01,11,10\n"),
+        "text": write(
+            tmp_path / "text.csv",
+            "date,area,n\n2024-01-01,,5\n2024-02-01,north,6\n2024-03-01,south,7\n",
+        ),
+        "first_bad": write(
+            tmp_path / "first_bad.csv", "date,value\n2024-01-01,n/k\n2024-02-01,6\n2024-03-01,x\n"
+        ),
     }
 
 
@@ -302,6 +472,30 @@ ERRORS = [
     ("duplicate", ["--value", "value"], 1, ["rows 2 and 4", "2024-01-01", "--sum"]),
     ("good", ["--value", "value", "--rebase", "2019-05-01"], 2, ["2022-01-01 to 2023-08-01"]),
     ("good", ["--value", "value", "--rebase", "2030-01-01"], 2, ["outside the data"]),
+    (
+        "good",
+        ["--value", "value", "--rebase", "2022-01"],
+        2,
+        ["--rebase 2022-01: that is the first date", "changes nothing", "give a later date"],
+    ),
+    # A text column (the first two values not numbers; a blank cell is passed over) ...
+    (
+        "text",
+        ["--value", "area"],
+        2,
+        [
+            "column 'area' is not numeric (row 3 has 'north')",
+            "choose a column of numbers for --value",
+        ],
+    ),
+    (
+        "text",
+        ["--value", "n", "--chart", "p", "--denominator", "area"],
+        2,
+        ["column 'area' is not numeric", "for --denominator"],
+    ),
+    # ... but one bad cell in a numeric column is named by its row and column.
+    ("first_bad", ["--value", "value"], 1, ["row 2, column 'value': 'n/k' is not a number"]),
     ("good", ["--value", "value", "--rebase", "soon"], 2, ["--rebase soon", "YYYY-MM-DD"]),
     ("good", ["--value", "value", "--baseline", "5"], 2, ["--baseline", "5", "12"]),
     ("good", ["--value", "value", "--chart", "p"], 2, ["p chart needs --denominator"]),
@@ -392,9 +586,60 @@ def test_table_says_what_was_read_and_names_the_types(tmp_path: Path) -> None:
     assert "series.csv: UTF-8, comma-delimited, 21 data rows; dates read as YYYY-MM-DD" in out
     for heading in ("date", "value", "mean", "lower limit", "upper limit", "type", "rule"):
         assert heading in out
-    assert "concern" in out and "beyond a limit" in out and "common cause" in out
-    assert "Variation: concern (the type of the last point, 2023-09-01)" in out
-    assert "Assurance: consistently fails the target" in out
+    # The product's words (civicloop.spc.describe), not the engine's codes: short in the
+    # table's type column, whole in the lines under it.
+    assert "Special cause of concern" in out and "│ Common cause" in out and "│ Concern" in out
+    assert "beyond a limit" in out
+    assert "neutral" not in out and "common_cause" not in out
+    assert "Variation: Special cause of concern, the type of the last point (2023-09-01)" in out
+    assert "Assurance: Consistently fails the target" in out
+    # The sentences the web app shows, under the table, with the table's figures.
+    table_end = out.index("Variation:")
+    assert (
+        "Special cause of concern: the latest month (30) is below the lower process limit (43.55)."
+        in out[:table_end]
+    )
+    assert (
+        "Consistently fails the target: the target (60) lies above the upper process limit "
+        "(55.03), so it will not be met without a change to the process." in out
+    )
+
+
+def test_sentences_count_points_without_dates_and_percentages_on_a_p_chart(
+    tmp_path: Path,
+) -> None:
+    path = series_csv(tmp_path, CONCERN_SERIES)
+    wide = CliRunner(env={"COLUMNS": "200"})
+    plain = wide.invoke(main, ["spc", str(path), "--value", "value", "--direction", "increase"])
+    assert "Special cause of concern: the latest point (30) is below the lower" in plain.stdout
+    args = ["--date", "month", "--value", "late", "--denominator", "cases", "--chart", "p"]
+    p_chart = wide.invoke(main, ["spc", str(attribute_csv(tmp_path)), *args])
+    assert "Special cause (high): the latest month (40%) is above the upper process limit (" in (
+        p_chart.stdout
+    )
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_numbers_are_never_cut_or_wrapped_in_a_narrow_terminal(
+    tmp_path: Path, columns: int
+) -> None:
+    # Six-figure tonnages with a decimal, and a low outlier: at 80 columns the type and rule
+    # columns wrap, but every figure is whole, on one line; at 60 the table cannot fit, and
+    # runs past the edge rather than lose a figure or a word.
+    values = [f"{216_000 + 137.3 * (i % 5):.1f}" for i in range(20)] + ["62886.8"]
+    path = series_csv(tmp_path, values)
+    args = ["spc", str(path), "--date", "date", "--value", "value"]
+    out = CliRunner(env={"COLUMNS": str(columns)}).invoke(main, args).stdout
+    data = run_json(path, "--date", "date", "--value", "value")
+    assert "…" not in out
+    for point in data["points"]:
+        for key in ("y", "mean", "lpl", "upl"):
+            assert f"{point[key]:,.1f}" in out, (key, point[key])
+    last = next(line for line in out.splitlines() if line.lstrip().startswith("2023-09-01"))
+    assert "62,886.8" in last
+    assert "Low" in last and "beyond" in last  # the words wrap in their own columns
+    if columns == 80:
+        assert all(len(line) <= 80 for line in out.splitlines() if "│" in line)
 
 
 def test_the_command_does_not_set_up_django(tmp_path: Path) -> None:
@@ -432,14 +677,26 @@ def test_dsny_citywide_refuse_by_month() -> None:
     args = ["--date", "MONTH", "--value", "REFUSETONSCOLLECTED", "--sum"]
     out = run_json(DSNY, *args)
     points = out["points"]
-    assert len(points) == 362  # 1990-01 to 2020-06, four months have no rows
+    # 1990-01 to 2020-06: 366 months, 4 of them (1990-02 to 1990-05) with no rows, as gaps.
+    assert len(points) == 366
     assert points[0]["x"] == "1990-01-01" and points[-1]["x"] == "2020-06-01"
+    assert [p["x"] for p in points[1:5]] == ["1990-02-01", "1990-03-01", "1990-04-01", "1990-05-01"]
+    assert all(p["y"] is None and p["type"] is None for p in points[1:5])
     assert [p["x"] for p in points] == sorted(p["x"] for p in points)
     assert out["variation"] in TYPES
     assert out["assurance"] is None
     table = run(DSNY, *args)
-    assert "--sum added up 20,871 rows into 362 dates" in table.stdout.replace("\n", " ")
-    assert "4 months between 1990-01 and 2020-06 have no rows" in table.stdout.replace("\n", " ")
+    said = table.stdout.replace("\n", " ")
+    assert "--sum added up 20,871 rows into 362 dates" in said
+    assert "4 months with no rows (first 1990-02) are gaps in the chart" in said
+    assert (
+        "14 dates add up fewer rows than most dates (59): 1990-01 (3 rows), 1990-06 (3), "
+        "1990-07 (3) and 11 more: partial periods?"
+    ) in said
+    # 2020-06 has all 59 rows (its tonnage is low, not its rows): no word about the latest point.
+    assert "the latest point" not in said
+    narrow = CliRunner(env={"COLUMNS": "80"}).invoke(main, ["spc", str(DSNY), *args]).stdout
+    assert "216,666.7" in narrow and "…" not in narrow
 
 
 @pytest.mark.skipif(not DSNY.exists(), reason="the real DSNY file is not here")
