@@ -413,44 +413,33 @@ def apply_rules(s: Segments, lim: Limits) -> tuple[NDArray[np.int8], NDArray[np.
     next_trend[:-1] = trend[1:]
     trend_side = np.where(next_trend & (step_out != 0), step_out, step)
 
-    # Two of three beyond the same near-limit line, all three on one side of the centre. Near
-    # points are few, so only the windows around them are looked at.
+    # Two of three beyond the same near-limit line, all three on one side of the centre: every
+    # window of three consecutive points of one segment, on byte arrays.
     two = np.zeros(n, dtype=bool)
-    candidates = np.flatnonzero(near)
-    if len(candidates) >= 2:
-        # Windows [j, j+2] holding a near point: j = i-2, i-1, i for each near point i.
-        starts_here = np.zeros(n + 2, dtype=bool)
-        for back in (0, 1, 2):
-            starts_here[candidates - back + 2] = True  # shifted by 2: no negative index
-        j = np.flatnonzero(starts_here[2:n])  # windows must end inside the array
-        j = j[j + 2 < n]
-        first, middle, last = side[j], side[j + 1], side[j + 2]
-        ok = (
-            (s.seg[j] == s.seg[j + 2])
-            & (first != 0)
-            & (first == middle)
-            & (middle == last)
-            & (near[j].astype(np.int8) + near[j + 1] + near[j + 2] >= 2)
-        )
-        hit = j[ok]
-        for offset in (0, 1, 2):
-            two[hit + offset] = True
+    if n >= 3:
+        same_side = side[:-2] == side[1:-1]
+        same_side &= side[1:-1] == side[2:]
+        same_side &= side[:-2] != 0
+        same_side &= ~s.start[1:-1]  # the window stays in one segment
+        same_side &= ~s.start[2:]
+        near_bytes = near.view(np.int8)
+        near_count = near_bytes[:-2] + near_bytes[1:-1]
+        near_count += near_bytes[2:]
+        window = same_side & (near_count >= 2)
+        two[:-2] |= window
+        two[1:-1] |= window
+        two[2:] |= window
         two &= near
 
     # Shift: SHIFT_POINTS or more in a row on one side; a point on the centre breaks the run.
     shift = _in_long_runs(side, s.start, SHIFT_POINTS)
 
     # The rule that labels each point, by precedence; a trend point's side is the trend's.
-    rule = np.where(
-        outside,
-        np.int8(RULE_OUTSIDE),
-        np.where(
-            trend,
-            np.int8(RULE_TREND),
-            np.where(two, np.int8(RULE_TWO_IN_THREE), np.where(shift, np.int8(RULE_SHIFT), 0)),
-        ),
-    ).astype(np.int8)
-    label = np.where(rule == RULE_TREND, trend_side, side * (rule != NO_RULE)).astype(np.int8)
+    rule = shift.view(np.int8) * np.int8(RULE_SHIFT)
+    rule = np.where(two, np.int8(RULE_TWO_IN_THREE), rule)
+    rule = np.where(trend, np.int8(RULE_TREND), rule)
+    rule = np.where(outside, np.int8(RULE_OUTSIDE), rule)
+    label = np.where(rule == RULE_TREND, trend_side, side * (rule != NO_RULE).view(np.int8))
     return label, rule
 
 
