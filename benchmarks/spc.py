@@ -378,9 +378,9 @@ def render(results: dict[str, Any], info: dict[str, Any], command: str) -> str:
         )
     lines.append(
         f"- {info['nproc']} cores on the machine. `analyse_many` splits a batch of 200,000 points "
-        "or more into one chunk of series per core and runs them in threads (NumPy lets go of "
-        "the interpreter lock inside its loops); the reference and the per-series loop run on "
-        "one core, as a per-series script would."
+        "or more into chunks of series of about 100,000 points and runs them in threads on "
+        "every core (NumPy lets go of the interpreter lock inside its loops); the reference and "
+        "the per-series loop run on one core, as a per-series script would."
     )
     return "\n".join(lines) + "\n"
 
