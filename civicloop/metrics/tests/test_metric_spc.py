@@ -532,6 +532,8 @@ def test_metric_list_has_a_signal_column_with_icons(metrics: Metrics, client_as:
     assert len(rows) == 2
     for row in rows:
         assert _svg_titles(row) == ["Common cause variation"], row
+        # And the sentence that says what the icon means, beside it.
+        assert "Common cause variation: no signal. The latest week" in row
     listed = {m["slug"]: m for m in response.context["metrics"]}
     assert listed[COUNT_ID]["variation"] == listed[RATIO_ID]["variation"] == "common_cause"
 
