@@ -8,7 +8,6 @@ in the metric's units (times its multiplier: 100 for a percentage, per N people 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -110,19 +109,7 @@ def analyse_series(items: Sequence[SeriesInput], *, grain: str | None = None) ->
             ],
         )
         for k, (i, item) in enumerate(zip(indexes, group, strict=True)):
-            result = batch[k]
-            scale = prepared[i][2]
-            if scale != 1.0:
-                result = dataclasses.replace(
-                    result,
-                    y=result.y * scale,
-                    mean=result.mean * scale,
-                    lpl=result.lpl * scale,
-                    upl=result.upl * scale,
-                    nlpl=result.nlpl * scale,
-                    nupl=result.nupl * scale,
-                    target=None if result.target is None else result.target * scale,
-                )
+            result = batch[k].scaled(prepared[i][2])
             d = item.definition
             target_def = d.target
             out[i] = MetricSpc(

@@ -8,7 +8,6 @@ worker.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
@@ -149,7 +148,7 @@ def metric_detail(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> Ht
         "nav": "metrics",
         # Vega's SVG renderer (through vl-convert) escapes every text it draws.
         "chart_svg": mark_safe(metric_spc.chart_svg(spec_json)),  # noqa: S308
-        "spec": json.loads(spec_json),
+        "spec": data["chart"]["vega_lite"],
         "can_change": metric.can_change(user),
         "can_annotate": metric.can_annotate(user),
         "agree_form": AgreeForm(),

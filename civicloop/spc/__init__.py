@@ -5,7 +5,8 @@ together in one vectorised pass. The methods and every defined edge case are in 
 """
 
 from civicloop.spc.analysis import RunSignal, SpcBatch, SpcResult, analyse, analyse_many
-from civicloop.spc.engine import CHARTS, DIRECTIONS, SpcInputError
+from civicloop.spc.constants import CHARTS, DIRECTIONS
+from civicloop.spc.engine import SpcInputError
 
 __all__ = [
     "CHARTS",

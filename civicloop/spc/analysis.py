@@ -6,6 +6,7 @@ names users see (`common_cause`, `special_cause_concern`, ...) only when asked.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from collections.abc import Sequence
@@ -18,12 +19,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from civicloop.spc import engine
-from civicloop.spc.constants import MIN_RELIABLE_POINTS, RELATIVE_TOLERANCE
+from civicloop.spc.constants import CHARTS, DIRECTIONS, MIN_RELIABLE_POINTS, RELATIVE_TOLERANCE
 from civicloop.spc.engine import (
     ASSURANCE_NAMES,
     ATTRIBUTE_CHARTS,
-    CHARTS,
-    DIRECTIONS,
     FAIL,
     INCONSISTENT,
     MISSING,
@@ -96,6 +95,22 @@ class SpcResult:
     @property
     def groups(self) -> list[int]:
         return [int(g) for g in self.group_ids]
+
+    def scaled(self, factor: float) -> SpcResult:
+        """The same analysis in other units (values, lines and target times `factor`): a
+        proportion as a percentage, a rate per N people."""
+        if factor == 1.0:
+            return self
+        return dataclasses.replace(
+            self,
+            y=self.y * factor,
+            mean=self.mean * factor,
+            lpl=self.lpl * factor,
+            upl=self.upl * factor,
+            nlpl=self.nlpl * factor,
+            nupl=self.nupl * factor,
+            target=None if self.target is None else self.target * factor,
+        )
 
     def last_index(self) -> int | None:
         known = np.flatnonzero(self.type_codes != MISSING)
@@ -326,14 +341,6 @@ class SpcBatch:
     @cached_property
     def upl(self) -> Floats:
         return self._join_flat(2)
-
-    @property
-    def variations(self) -> list[str | None]:
-        return [TYPE_NAMES[int(c)] for c in self.variation_codes]
-
-    @property
-    def assurances(self) -> list[str | None]:
-        return [ASSURANCE_NAMES[int(c)] for c in self.assurance_codes]
 
 
 def _as_flat(values: Any, name: str) -> tuple[Floats, NDArray[np.int64]]:

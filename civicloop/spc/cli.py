@@ -11,7 +11,6 @@ bad option value), 1 when the file's contents do (a cell that is not a number, d
 from __future__ import annotations
 
 import csv
-import dataclasses
 import difflib
 import io
 import itertools
@@ -896,17 +895,7 @@ def explanation_lines(result: SpcResult, grain: str, unit: str, decimals: int) -
     decimals (trailing zeros dropped), so their figures match the table's."""
     if result.chart in ("p", "p_prime"):
         # The table shows proportions as percentages; so do the sentences.
-        scale = 100.0
-        result = dataclasses.replace(
-            result,
-            y=result.y * scale,
-            mean=result.mean * scale,
-            lpl=result.lpl * scale,
-            upl=result.upl * scale,
-            nlpl=result.nlpl * scale,
-            nupl=result.nupl * scale,
-            target=None if result.target is None else result.target * scale,
-        )
+        result = result.scaled(100.0)
         unit = "%"
     said = explain(result, grain=grain, decimals=decimals, unit=unit)
     lines = [said.variation_sentence]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+#: The charts the engine draws, and the directions a metric can have.
+CHARTS = ("xmr", "run", "p", "p_prime", "u", "u_prime", "c")
+DIRECTIONS = ("increase", "decrease", "neutral")
+
 #: Process limits sit this many average moving ranges from the mean (3 / d2, d2 = 1.128).
 LIMIT = 2.66
 #: Near-limit ("two of three") lines sit at two thirds of the way to the process limits.

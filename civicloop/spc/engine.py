@@ -34,9 +34,7 @@ Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 Bools = NDArray[np.bool_]
 
-CHARTS = ("xmr", "run", "p", "p_prime", "u", "u_prime", "c")
 ATTRIBUTE_CHARTS = ("p", "p_prime", "u", "u_prime", "c")
-DIRECTIONS = ("increase", "decrease", "neutral")
 
 # Point type codes (int8 in the batch; names in results and output).
 MISSING, COMMON, IMPROVEMENT, CONCERN, NEUTRAL_HIGH, NEUTRAL_LOW = -1, 0, 1, 2, 3, 4

@@ -7,7 +7,7 @@ least 3:1, letters at least 4.5:1 against white) holds on any page background.
 
 from __future__ import annotations
 
-from civicloop.spc.engine import DIRECTIONS
+from civicloop.spc.constants import DIRECTIONS
 
 # One palette for charts and icons. Contrast against white (WCAG 2.x relative luminance):
 # grey 5.33:1, blue 6.38:1, orange 4.80:1, purple 7.40:1, no-data grey 3.36:1. Every colour

@@ -20,7 +20,9 @@ from itertools import pairwise
 from typing import Any
 
 from civicloop.spc.constants import (
+    CHARTS,
     D2,
+    DIRECTIONS,
     LIMIT,
     NEAR_LIMIT,
     RELATIVE_TOLERANCE,
@@ -29,8 +31,6 @@ from civicloop.spc.constants import (
     TREND_POINTS,
 )
 
-CHARTS = ("xmr", "run", "p", "p_prime", "u", "u_prime", "c")
-DIRECTIONS = ("increase", "decrease", "neutral")
 RATIO_CHARTS = ("p", "p_prime", "u", "u_prime")
 
 COMMON = "common_cause"

@@ -24,19 +24,25 @@ METRIC_ID = COUNT_ID
 DEFINITION = COUNT_METRIC  # the pages tests' weekly count, on the same data
 
 
-@pytest.fixture
-def steward(personas: Personas, data_dir: Path, tmp_path: Path) -> Any:
-    """The lead, who stewards Team Clean's weekly count, computed over eight weeks of data."""
+def weekly_count_for(person: Any, personas: Personas, folder: Path) -> Any:
+    """Team Clean's weekly count computed over eight weeks of data, and `person` able to sign
+    in with the personas' password."""
     from civicloop.metrics import services
 
-    personas.lead.set_password(PERSONA_PASSWORD)
-    personas.lead.save()
-    run = load_csv(personas.restricted_dataset, litter_csv(), tmp_path, user=personas.lead)
+    person.set_password(PERSONA_PASSWORD)
+    person.save()
+    run = load_csv(personas.restricted_dataset, litter_csv(), folder, user=personas.lead)
     assert run.status == "succeeded", run.summary
     _, version = services.save_definition(DEFINITION, None, "First definition.")
     assert version is not None
     assert services.refresh().computed == [METRIC_ID]
-    return personas.lead
+    return person
+
+
+@pytest.fixture
+def steward(personas: Personas, data_dir: Path, tmp_path: Path) -> Any:
+    """The lead, who stewards Team Clean's weekly count, computed over eight weeks of data."""
+    return weekly_count_for(personas.lead, personas, tmp_path)
 
 
 def sign_in(page: Any, email: str) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from civicloop.metrics.tests.test_metric_browser import sign_in
-from civicloop.metrics.tests.test_metric_pages import COUNT_ID, COUNT_METRIC, litter_csv
-from civicloop.testing import PERSONA_PASSWORD, Personas, load_csv
+from civicloop.metrics.tests.test_metric_browser import sign_in, weekly_count_for
+from civicloop.metrics.tests.test_metric_pages import COUNT_ID
+from civicloop.testing import Personas
 from civicloop.tests.browser import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,16 +28,7 @@ EVENT = "Pilot started in the North"  # short enough for the chart's label (40 c
 @pytest.fixture
 def member(personas: Personas, data_dir: Path, tmp_path: Path) -> Any:
     """The editor, a member of Team Clean, with its weekly count computed over eight weeks."""
-    from civicloop.metrics import services
-
-    personas.editor.set_password(PERSONA_PASSWORD)
-    personas.editor.save()
-    run = load_csv(personas.restricted_dataset, litter_csv(), tmp_path, user=personas.lead)
-    assert run.status == "succeeded", run.summary
-    _, version = services.save_definition(COUNT_METRIC, None, "First definition.")
-    assert version is not None
-    assert services.refresh().computed == [COUNT_ID]
-    return personas.editor
+    return weekly_count_for(personas.editor, personas, tmp_path)
 
 
 def _wait_for_browser_chart(page: Any) -> Any:
