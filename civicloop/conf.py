@@ -175,6 +175,22 @@ SETTINGS: tuple[Setting, ...] = (
         "int",
     ),
     Setting(
+        "CIVICLOOP_SITE_URL",
+        "The address people use to reach civicloop. Links in emails it sends on its own "
+        "(check-in reminders) start with it.",
+        "http://127.0.0.1:8000",
+        "https://performance.example.gov",
+        "url",
+    ),
+    Setting(
+        "CIVICLOOP_OKR_YEAR_START",
+        "The month (1-12) the OKR year starts: objectives are written for a year from this "
+        "month, and its quarters follow (4 gives April-March years, labelled 2026/27).",
+        "1",
+        "4",
+        "int",
+    ),
+    Setting(
         "CIVICLOOP_TIME_ZONE",
         "The city's time zone (IANA name): periods, due dates and meeting times use it.",
         "America/Los_Angeles",

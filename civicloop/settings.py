@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "civicloop.organizations",
     "civicloop.datasets",
     "civicloop.metrics",
+    "civicloop.okrs",
     "civicloop.demo",
 ]
 
@@ -132,6 +133,8 @@ _email = email_from_url("CIVICLOOP_EMAIL_URL", env.text("CIVICLOOP_EMAIL_URL"))
 EMAIL_BACKEND = _email.pop("EMAIL_BACKEND")
 globals().update(_email)
 DEFAULT_FROM_EMAIL = env.text("CIVICLOOP_FROM_EMAIL")
+SITE_URL = env.text("CIVICLOOP_SITE_URL").rstrip("/")
+OKR_YEAR_START = env.int("CIVICLOOP_OKR_YEAR_START", minimum=1, maximum=12)
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # one day
 
 # Cookies and transport. Always-on protections first; HTTPS-only ones when the site says so.

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("civicloop.organizations.urls")),
     path("", include("civicloop.datasets.urls")),  # /data/ and its twins /data.json, /data.csv
     path("", include("civicloop.metrics.urls")),  # /metrics/ and its twins
+    path("", include("civicloop.okrs.urls")),  # /okrs/ and /teams/<slug>/okrs/
     path("admin/", admin.site.urls),
 ]
 

@@ -64,6 +64,14 @@ def refresh_due() -> int:
     return len(due)
 
 
+def remind_due() -> int:
+    """Email key result owners whose check-in is due; each due date is reminded once, so this
+    is safe to call every minute. Returns how many emails were sent."""
+    from civicloop.okrs.services import send_reminders
+
+    return send_reminders().emails
+
+
 # Set when a metric definition changed; the worker then recomputes what is out of date. Loads
 # recompute their own metrics as they finish, and the worker catches up once when it starts.
 _metrics_due = threading.Event()
@@ -109,6 +117,7 @@ class Worker(threading.Thread):
                 if time.monotonic() - last_schedule_check >= 60:
                     last_schedule_check = time.monotonic()
                     refresh_due()
+                    remind_due()
             except Exception:
                 log.exception("background work failed")
             finally:

@@ -42,6 +42,7 @@ from civicloop.metrics.models import (
     SignOff,
     organization_may_use,
 )
+from civicloop.metrics.signals import series_stored
 from civicloop.organizations.models import Organization, Team
 from civicloop.warehouse import Warehouse
 
@@ -605,6 +606,7 @@ def store_result(
         old = list(metric.runs.values_list("pk", flat=True)[5:])
         if old:
             SeriesRun.objects.filter(pk__in=old).delete()
+    series_stored.send(sender=Metric, metric=metric, run=run)
     return run
 
 

@@ -38,6 +38,23 @@ class SeriesInput:
     values: Sequence[float | None]
     numerators: Sequence[float | None] = ()
     denominators: Sequence[float | None] = ()
+    # Judge assurance against this target (in the metric's units) instead of the definition's:
+    # a key result's target. `own_direction` stands in for a neutral metric's direction.
+    own_target: float | None = None
+    own_direction: str | None = None
+
+    def target_at_end(self) -> float | None:
+        if self.own_target is not None:
+            return self.own_target
+        target = self.definition.target
+        last = self.periods[-1] if self.periods else None
+        return target.value_on(last) if target is not None and last is not None else None
+
+    def direction(self) -> str:
+        direction = SPC_DIRECTION[self.definition.direction]
+        if direction == "neutral" and self.own_direction:
+            return self.own_direction
+        return direction
 
 
 @dataclass(frozen=True)
@@ -89,9 +106,7 @@ def analyse_series(items: Sequence[SeriesInput], *, grain: str | None = None) ->
         group = [items[i] for i in indexes]
         targets = []
         for i, item in zip(indexes, group, strict=True):
-            target = item.definition.target
-            last = item.periods[-1] if item.periods else None
-            value = target.value_on(last) if target is not None and last is not None else None
+            value = item.target_at_end()
             targets.append(None if value is None else value / prepared[i][2])
         batch = analyse_many(
             [prepared[i][0] for i in indexes],
@@ -99,7 +114,7 @@ def analyse_series(items: Sequence[SeriesInput], *, grain: str | None = None) ->
             if chart_name in ("xmr", "run", "c")
             else [prepared[i][1] for i in indexes],
             chart=chart_name,
-            direction=[SPC_DIRECTION[item.definition.direction] for item in group],
+            direction=[item.direction() for item in group],
             target=targets,
             baseline=[item.definition.chart.baseline_points for item in group],
             screen=[item.definition.chart.screening for item in group],
@@ -120,7 +135,12 @@ def analyse_series(items: Sequence[SeriesInput], *, grain: str | None = None) ->
                     decimals=d.decimals,
                     unit=d.unit,
                 ),
-                targets=[target_def.value_on(p) if target_def else None for p in item.periods],
+                targets=[
+                    item.own_target
+                    if item.own_target is not None
+                    else (target_def.value_on(p) if target_def else None)
+                    for p in item.periods
+                ],
                 rebases=[(r.on, r.reason) for r in d.chart.rebases],
                 applied_rebases=[
                     (r.on, r.reason)

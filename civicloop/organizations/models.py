@@ -110,10 +110,9 @@ class Team(models.Model):
     def role_of(self, user: User) -> Role | None:
         if not user.is_authenticated:
             return None
-        membership = self.memberships.filter(person=user).only("role").first()
-        if membership is not None:
-            return Role(membership.role)
-        return None
+        # values_list: a related manager's instance would fetch its deferred team_id again.
+        role = self.memberships.filter(person=user).values_list("role", flat=True).first()
+        return Role(role) if role is not None else None
 
     def can_edit(self, user: User) -> bool:
         role = self.role_of(user)

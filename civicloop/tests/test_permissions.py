@@ -123,6 +123,67 @@ METRIC_NEW_FORM = {
     "reason": "Crews asked for it.",
 }
 
+# OKRs. Everyone signed in reads the organization's tree, what changed, the report, missions
+# and objectives that are not private (with their key results); a private objective (and its
+# key results) does not exist for the outsider (404). A team's OKR page is for its people.
+# Missions are the city's leaders' (the lead administers the department; Police is a
+# department too, but the outsider does not administer it): everyone else is refused (403).
+# Objectives are created and changed by the roles the team's governance names (by default its
+# leads); key results are changed and checked in by the leads and members of the key result's
+# team. A key result may contribute to another team's objective: the outsider, who leads Team
+# Safe, may add Team Safe's key result to Team Clean's public objective, but not change Team
+# Clean's. Quarter close and governance are for the team's leads.
+MISSION = {"slug": "clean-safe-streets"}
+OBJECTIVE = {"pk": "objective"}  # placeholders: _resolve_kwargs makes them and puts their pks
+PRIVATE_OBJECTIVE = {"pk": "private-objective"}
+KEY_RESULT = {"pk": "key-result"}
+PRIVATE_KEY_RESULT = {"pk": "private-key-result"}
+CURRENT_QUARTER = {**TEAM, "quarter": "current"}
+OKR_READS = {**EVERYONE_READS}
+OKR_PRIVATE_READS = {**TEAM_READS}
+MISSION_WRITES = {**ORG_EDITS}
+MISSION_WRITE_POSTED = {**ORG_EDITS, "lead": 302}
+OBJECTIVE_CHANGES = {**TEAM_MANAGES, "outsider": 403}
+OBJECTIVE_CHANGE_POSTED = {**OBJECTIVE_CHANGES, "lead": 302}
+KR_ADDS = {**TEAM_EDITS, "outsider": 200}
+KR_ADD_POSTED = {**TEAM_EDIT_POSTED, "outsider": 302}
+KR_CHANGES = {**TEAM_EDITS, "outsider": 403}
+KR_CHANGE_POSTED = {**TEAM_EDIT_POSTED, "outsider": 403}
+MISSION_FORM = {
+    "title": "Homes for everyone",
+    "public_value": "Every resident has a safe, warm home they can afford.",
+    "is_active": "on",
+}
+MISSION_EDIT_FORM = {
+    "title": "Clean and safe streets",
+    "public_value": "Residents walk streets free of litter.",
+    "is_active": "on",
+    "reason": "Plainer words.",
+}
+# "<year>", "<quarter>" and "<team>" are filled in by _resolve_data: this year, this quarter,
+# and the first team the person writes key results for.
+OBJECTIVE_FORM = {
+    "mission": "clean-safe-streets",
+    "year": "<year>",
+    "title": "Bins emptied on the day they are due",
+}
+OBJECTIVE_EDIT_FORM = {**OBJECTIVE_FORM, "title": "Fewer fly-tips, faster", "reason": "Sharper."}
+KR_FORM = {
+    "team": "<team>",
+    "quarter": "<quarter>",
+    "title": "Answer every report within a day",
+    "kind": "measure",
+    "start_value": "40",
+    "target_value": "100",
+    "unit": "%",
+    "weight": "1",
+    "decimals": "0",
+}
+KR_EDIT_FORM = {**KR_FORM, "target_value": "90", "reason": "Crews were cut."}
+CHECKIN_FORM = {"value": "8", "confidence": "at_risk", "note": "A slow start."}
+GOVERNANCE_FORM = {"objectives_changed_by": "members", "checkin_every_days": "14"}
+CLOSE_FORM = {"reflection": "Crews moved to bins; fly-tips waited."}  # + a decision per KR
+
 CASES = [
     Case("organizations:my_teams", "get", EVERYONE_READS),
     Case("organizations:my_teams_json", "get", EVERYONE_READS),
@@ -251,6 +312,62 @@ CASES = [
     Case("accounts:password_change", "get", {**EVERYONE_READS}),
     Case("accounts:password_change_done", "get", {**EVERYONE_READS}),
     Case("accounts:logout", "post", {p: 302 for p in EVERYONE_READS}),
+    Case("okrs:tree", "get", OKR_READS),
+    Case("okrs:tree_json", "get", OKR_READS),
+    Case("okrs:tree_csv", "get", OKR_READS),
+    Case("okrs:changes", "get", OKR_READS),
+    Case("okrs:changes_json", "get", OKR_READS),
+    Case("okrs:changes_csv", "get", OKR_READS),
+    Case("okrs:report", "get", OKR_READS),
+    Case("okrs:report_pdf", "get", OKR_READS),
+    Case("okrs:mission_new", "get", MISSION_WRITES),
+    Case("okrs:mission_new", "post", MISSION_WRITE_POSTED, {}, MISSION_FORM),
+    Case("okrs:mission_detail", "get", OKR_READS, MISSION),
+    Case("okrs:mission_detail_json", "get", OKR_READS, MISSION),
+    Case("okrs:mission_edit", "get", MISSION_WRITES, MISSION),
+    Case("okrs:mission_edit", "post", MISSION_WRITE_POSTED, MISSION, MISSION_EDIT_FORM),
+    Case("okrs:team_okrs", "get", TEAM_READS, TEAM),
+    Case("okrs:team_okrs_json", "get", TEAM_READS, TEAM),
+    Case("okrs:team_okrs_csv", "get", TEAM_READS, TEAM),
+    Case("okrs:team_governance", "get", TEAM_MANAGES, TEAM),
+    Case("okrs:team_governance", "post", TEAM_MANAGE_POSTED, TEAM, GOVERNANCE_FORM),
+    Case("okrs:objective_new", "get", TEAM_MANAGES, TEAM),
+    Case("okrs:objective_new", "post", TEAM_MANAGE_POSTED, TEAM, OBJECTIVE_FORM),
+    Case("okrs:quarter_close", "get", TEAM_MANAGES, CURRENT_QUARTER),
+    Case("okrs:quarter_close", "post", TEAM_MANAGE_POSTED, CURRENT_QUARTER, CLOSE_FORM),
+    Case("okrs:objective_detail", "get", OKR_READS, OBJECTIVE),
+    Case("okrs:objective_detail_json", "get", OKR_READS, OBJECTIVE),
+    Case("okrs:objective_detail", "get", OKR_PRIVATE_READS, PRIVATE_OBJECTIVE),
+    Case("okrs:objective_detail_json", "get", OKR_PRIVATE_READS, PRIVATE_OBJECTIVE),
+    Case("okrs:objective_edit", "get", OBJECTIVE_CHANGES, OBJECTIVE),
+    Case("okrs:objective_edit", "post", OBJECTIVE_CHANGE_POSTED, OBJECTIVE, OBJECTIVE_EDIT_FORM),
+    Case(
+        "okrs:objective_edit",
+        "post",
+        {**OBJECTIVE_CHANGE_POSTED, "outsider": 404},
+        PRIVATE_OBJECTIVE,
+        OBJECTIVE_EDIT_FORM,
+    ),
+    Case("okrs:kr_new", "get", KR_ADDS, OBJECTIVE),
+    Case("okrs:kr_new", "post", KR_ADD_POSTED, OBJECTIVE, KR_FORM),
+    Case("okrs:kr_new", "get", {**KR_ADDS, "outsider": 404}, PRIVATE_OBJECTIVE),
+    Case("okrs:kr_new", "post", {**KR_ADD_POSTED, "outsider": 404}, PRIVATE_OBJECTIVE, KR_FORM),
+    Case("okrs:kr_detail", "get", OKR_READS, KEY_RESULT),
+    Case("okrs:kr_detail_json", "get", OKR_READS, KEY_RESULT),
+    Case("okrs:kr_detail_csv", "get", OKR_READS, KEY_RESULT),
+    Case("okrs:kr_detail", "get", OKR_PRIVATE_READS, PRIVATE_KEY_RESULT),
+    Case("okrs:kr_detail_json", "get", OKR_PRIVATE_READS, PRIVATE_KEY_RESULT),
+    Case("okrs:kr_detail_csv", "get", OKR_PRIVATE_READS, PRIVATE_KEY_RESULT),
+    Case("okrs:kr_edit", "get", KR_CHANGES, KEY_RESULT),
+    Case("okrs:kr_edit", "post", KR_CHANGE_POSTED, KEY_RESULT, KR_EDIT_FORM),
+    Case("okrs:kr_checkin", "post", KR_CHANGE_POSTED, KEY_RESULT, CHECKIN_FORM),
+    Case(
+        "okrs:kr_checkin",
+        "post",
+        {**KR_CHANGE_POSTED, "outsider": 404},
+        PRIVATE_KEY_RESULT,
+        CHECKIN_FORM,
+    ),
 ]
 
 # Deliberately public pages: sign-in, password reset, the health check.
@@ -295,10 +412,67 @@ def _make_metric() -> None:
     assert version is not None
 
 
+def _this_quarter():  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from civicloop.okrs.quarters import Quarter
+
+    return Quarter.containing(timezone.localdate())
+
+
+def _make_okrs(personas) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """A mission, Team Clean's public and private objectives for this year, and a key result of
+    each for this quarter (owned by the editor). Returns the placeholders' pks."""
+    from civicloop.okrs import services
+
+    quarter = _this_quarter()
+    mission = services.save_mission(
+        personas.lead,
+        {"title": "Clean, safe streets", "public_value": "Residents walk clean streets."},
+    )
+    assert mission.slug == MISSION["slug"]
+    made: dict[str, int] = {}
+    for private in (False, True):
+        objective = services.create_objective(
+            personas.lead,
+            personas.team,
+            {
+                "title": "A depot move nobody may know of" if private else "Fewer fly-tips",
+                "mission": mission.slug,
+                "year": quarter.year,
+                "is_private": private,
+            },
+        )
+        key_result = services.create_key_result(
+            personas.editor,
+            objective,
+            personas.team,
+            {
+                "title": "Clear fly-tips within 5 days",
+                "quarter": quarter.code,
+                "start_value": "10",
+                "target_value": "5",
+                "unit": "days",
+            },
+        )
+        prefix = "private-" if private else ""
+        made[f"{prefix}objective"] = objective.pk
+        made[f"{prefix}key-result"] = key_result.pk
+    return made
+
+
 def _resolve_kwargs(case: Case, personas, request, client) -> dict[str, object]:  # type: ignore[no-untyped-def]
     if case.url_name == "organizations:member_change":
         viewer_membership = Membership.objects.get(team=personas.team, person=personas.viewer)
         return {**case.kwargs, "pk": viewer_membership.pk}
+    if case.url_name.startswith("okrs:"):
+        made = _make_okrs(personas)
+        kwargs: dict[str, object] = dict(case.kwargs)
+        if kwargs.get("pk") in made:
+            kwargs["pk"] = made[str(kwargs["pk"])]
+        if kwargs.get("quarter") == "current":
+            kwargs["quarter"] = _this_quarter().code
+        return kwargs
     if case.url_name.startswith("datasets:"):
         request.getfixturevalue("data_dir")  # a throwaway warehouse and archive
     if case.url_name.startswith("metrics:") and case.url_name != "metrics:vega_script":
@@ -341,10 +515,28 @@ def _resolve_kwargs(case: Case, personas, request, client) -> dict[str, object]:
     return dict(case.kwargs)
 
 
-def _resolve_data(case: Case, personas) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _resolve_data(case: Case, personas, client) -> dict[str, object]:  # type: ignore[no-untyped-def]
     data: dict[str, object] = dict(case.data)
     if case.url_name == "datasets:dataset_new":
         data["owner"] = personas.department.pk
+    if case.url_name.startswith("okrs:"):
+        from civicloop.okrs.models import KeyResult
+        from civicloop.organizations.models import Team
+
+        quarter = _this_quarter()
+        signed_in = client.session.get("_auth_user_id")
+        writes_for = Team.objects.filter(
+            memberships__person_id=signed_in, memberships__role__in=("lead", "member")
+        ).order_by("name")
+        team = writes_for.first() or personas.team
+        filled = {"<year>": str(quarter.year), "<quarter>": quarter.code, "<team>": team.pk}
+        data = {k: filled.get(v, v) if isinstance(v, str) else v for k, v in data.items()}
+    if case.url_name == "okrs:quarter_close":
+        for kr in KeyResult.objects.filter(
+            team=personas.team, year=quarter.year, quarter=quarter.number
+        ):
+            data[f"kr-{kr.pk}-score"] = "40"
+            data[f"kr-{kr.pk}-outcome"] = "completed"
     for name, (file_name, content) in case.files.items():
         data[name] = SimpleUploadedFile(file_name, content.encode())
     return data
@@ -355,7 +547,7 @@ def _resolve_data(case: Case, personas) -> dict[str, object]:  # type: ignore[no
 def test_view_permissions(case: Case, persona: str, personas, client_as, request) -> None:  # type: ignore[no-untyped-def]
     client = client_as(persona)
     url = reverse(case.url_name, kwargs=_resolve_kwargs(case, personas, request, client))
-    response = getattr(client, case.method)(url, _resolve_data(case, personas))
+    response = getattr(client, case.method)(url, _resolve_data(case, personas, client))
     expected = case.expected[persona]
     assert response.status_code == expected, (
         f"{persona} {case.method.upper()} {url}: expected {expected}, got {response.status_code}"
