@@ -58,9 +58,10 @@ def load_demo(
 
 def define_demo_metrics(as_of: date | None = None) -> int:
     """Save the demo's metric definitions (a new version only where one changed), mark the
-    city's events on their charts, then compute whatever is not up to date. Returns how many
-    metrics the demo has."""
+    city's events on their charts, then compute whatever is not up to date; then the OKRs,
+    whose linked key results read the fresh values. Returns how many metrics the demo has."""
     from civicloop.demo.metrics import demo_metric_definitions
+    from civicloop.demo.okrs import define_demo_okrs
     from civicloop.metrics.services import refresh, save_definition
 
     definitions = demo_metric_definitions()
@@ -69,6 +70,7 @@ def define_demo_metrics(as_of: date | None = None) -> int:
     _demo_signoffs()
     _demo_annotations(as_of or date.today())
     refresh()
+    define_demo_okrs(as_of or date.today())
     return len(definitions)
 
 
