@@ -176,6 +176,10 @@ def _serve(host: str, port: int, threads: int = 8) -> None:
     from civicloop.core.worker import start_worker
     from civicloop.wsgi import application
 
+    if not os.environ.get("CIVICLOOP_SITE_URL"):
+        # Links in the emails the worker sends point at this server unless told otherwise.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        settings.SITE_URL = f"http://{shown}:{port}"
     _warm_charts()
     # Bind first: a busy port must stop us before the worker starts on the warehouse.
     try:

@@ -177,7 +177,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CIVICLOOP_SITE_URL",
         "The address people use to reach civicloop. Links in emails it sends on its own "
-        "(check-in reminders) start with it.",
+        "(check-in reminders) start with it. When unset, `civicloop serve` uses the address it "
+        "listens on.",
         "http://127.0.0.1:8000",
         "https://performance.example.gov",
         "url",

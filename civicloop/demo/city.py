@@ -302,6 +302,7 @@ DATASETS: tuple[DemoDataset, ...] = (
 # Who to show on the console after the demo loads, and why each is interesting to sign in as.
 SHOWCASE_LOGINS: tuple[tuple[str, str], ...] = (
     ("amara.okafor", "facilitator: lead of the three impact teams"),
+    ("grace.lin", "lead of Team Clean (Public Works), steward of its metrics"),
     ("marcus.bell", "member of Team Clean (Public Works)"),
     ("priya.nair", "viewer of Team Clean, member of Team Safe (Police)"),
     ("victor.chen", "guest on Team Clean (business association)"),

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from civicloop.accounts.models import User
 from civicloop.demo import city
+from civicloop.metrics.definition import Direction
 from civicloop.metrics.models import Metric
 from civicloop.metrics.services import latest_run
 from civicloop.okrs import services
@@ -317,6 +318,7 @@ OBJECTIVES: tuple[ObjectiveSpec, ...] = (
                 },
             ),
         ),
+        partners=(SERVICE,),  # the 311 Service Team's key result counts here
     ),
     ObjectiveSpec(
         CLEAN,
@@ -791,7 +793,17 @@ def _linked_values(spec: KrSpec, data: _Series, quarter: Quarter) -> tuple[float
         target = 60.0 if start < 58.5 else round(start + 2.5, places)
     else:
         raise ValueError(f"unknown rule {spec.rule!r}")
-    return round(start, places), target
+    start = round(start, places)
+    # A small demo (--scale) can leave too few events for a target to differ from the start,
+    # or to move the way the metric counts as better: then this quarter has no such KR.
+    better = data.metric.definition().direction
+    if (
+        target == start
+        or (better is Direction.HIGHER_IS_BETTER and target < start)
+        or (better is Direction.LOWER_IS_BETTER and target > start)
+    ):
+        return None
+    return start, target
 
 
 # --- seeding ----------------------------------------------------------------------------------

@@ -42,6 +42,15 @@ if TYPE_CHECKING:
 WITHHELD = "Withheld"
 # Entries in the history that carry a tracked metric's numbers or name.
 _METRIC_FIELDS = {"value", "start_value", "metric"}
+# How the history names the fields it records (stored under their model names).
+FIELD_LABELS = {
+    "start_value": "start value",
+    "target_value": "target",
+    "decimals": "decimals shown",
+    "is_private": "private to its teams",
+    "is_active": "active",
+    "public_value": "public value",
+}
 
 
 # For narrow columns (the one-page report).
@@ -138,10 +147,11 @@ class StatusBatch:
                 )
             )
             owners.append(kr.pk)
-        for pk, spc in zip(owners, analyse_series(inputs), strict=True):
+        for pk, item, spc in zip(owners, inputs, analyse_series(inputs), strict=True):
             e = spc.explanation
             self.status[pk] = {
                 "source": "data",
+                "direction": item.direction(),  # for the variation icon's colours
                 "code": e.assurance,
                 "confidence": ASSURANCE_AS_CONFIDENCE.get(e.assurance or ""),
                 "label": e.assurance_label if e.assurance else ASSURANCE_WORDS[None],
@@ -263,6 +273,7 @@ def kr_row(
         "confidence": latest.confidence if latest else None,
         "confidence_label": latest.get_confidence_display() if latest else "No check-in yet",
         "last_check_in": timezone.localdate(latest.at).isoformat() if latest else None,
+        "last_checked_by": _person(latest.author) if latest else "",
         "metric": metric,
         "status": status,
         "score": kr.score,
@@ -276,17 +287,33 @@ def kr_row(
 
 def objective_progress(rows: Sequence[dict[str, Any]]) -> float | None:
     """The weighted mean of its key results' progress (one with no value yet counts as 0).
-    Rows whose value is withheld from this reader are left out of the mean."""
+    Left out: key results dropped at a quarter close (the team decided they no longer count)
+    and rows whose value is withheld from this reader."""
     total = 0.0
     weights = 0.0
     for row in rows:
-        if row["status"]["source"] == "withheld":
+        if row["status"]["source"] == "withheld" or row.get("outcome") == "dropped":
             continue
         weights += row["weight"]
         total += row["weight"] * (row["progress"] or 0.0)
     if weights <= 0:
         return None
     return total / weights
+
+
+def year_score(rows: Sequence[dict[str, Any]]) -> float | None:
+    """The objective's year so far: the weighted mean over its quarters' key results of the
+    score each closed with (its progress while open). A key result carried over counts once,
+    in the quarter it ended in; dropped ones do not count."""
+    total = 0.0
+    weights = 0.0
+    for row in rows:
+        if row["status"]["source"] == "withheld" or row.get("outcome") in ("dropped", "carried"):
+            continue
+        value = row["score"] if row["score"] is not None else (row["progress"] or 0.0)
+        weights += row["weight"]
+        total += row["weight"] * value
+    return total / weights if weights > 0 else None
 
 
 def _kr_queryset() -> Any:
@@ -459,9 +486,9 @@ def tree_csv_rows(data: dict[str, Any]) -> list[list[Any]]:
                                 k["team"],
                                 k["owner"],
                                 k["quarter"],
-                                k["start"],
-                                k["target"],
-                                k["current"],
+                                _csv_number(k["start"]),
+                                _csv_number(k["target"]),
+                                _csv_number(k["current"]),
                                 k["unit"],
                                 k["progress_pct"],
                                 k["status"]["label"],
@@ -475,6 +502,11 @@ def tree_csv_rows(data: dict[str, Any]) -> list[list[Any]]:
                     ]
                 )
     return out
+
+
+def _csv_number(value: Any) -> Any:
+    """Six significant figures: a computed mean is not 33.57303005308953 to anyone."""
+    return float(f"{value:.6g}") if isinstance(value, float) else value
 
 
 TREE_CSV_HEADER = [
@@ -550,18 +582,35 @@ def change_row(change: Change, withheld: bool = False) -> dict[str, Any]:
         "action_label": change.get_action_display(),
         "subject": change.subject,
         "changes": [
-            {**d, "before": WITHHELD, "after": WITHHELD} if d.get("field") in _METRIC_FIELDS else d
+            {
+                **d,
+                "label": FIELD_LABELS.get(d.get("field", ""), d.get("field", "")),
+                **(
+                    {"before": WITHHELD, "after": WITHHELD}
+                    if withheld and d.get("field") in _METRIC_FIELDS
+                    else {}
+                ),
+            }
             for d in change.changes
-        ]
-        if withheld
-        else change.changes,
-        "reason": (
-            "The data it tracks was refreshed."
-            if withheld and change.action == ChangeAction.REFRESHED
-            else change.reason
-        ),
+        ],
+        "reason": _reason(change, withheld),
         "url": url,
     }
+
+
+NOTE_WITHHELD = "Note withheld: it comments on data you may not see."
+
+
+def _reason(change: Change, withheld: bool) -> str:
+    """An owner's check-in note on restricted data talks about its numbers ("4 shootings this
+    week"), so it is withheld with them; so is the refresh's account of what moved."""
+    if not withheld or not change.reason:
+        return change.reason
+    if change.action == ChangeAction.REFRESHED:
+        return "The data it tracks was refreshed."
+    if change.action in (ChangeAction.CHECKED_IN, ChangeAction.CLOSED):
+        return NOTE_WITHHELD
+    return change.reason
 
 
 def _rows(changes: Sequence[Change], user: User) -> list[dict[str, Any]]:
@@ -647,6 +696,7 @@ def objective_detail_data(objective: Objective, user: User) -> dict[str, Any]:
     data = objective_row(objective, [], user)
     data.pop("key_results")
     data["progress_pct"] = None
+    data["year_progress_pct"] = _pct(year_score(all_rows))
     data["quarters"] = quarters
     data["mission_url"] = objective.mission.get_absolute_url()
     data["history"] = history_for(user, objective=objective)
@@ -671,7 +721,7 @@ def kr_detail_data(kr: KeyResult, user: User) -> dict[str, Any]:
             "from_metric": c.from_metric,
             "confidence": c.confidence,
             "confidence_label": c.get_confidence_display(),
-            "note": c.note,
+            "note": c.note if see or not c.note else NOTE_WITHHELD,
         }
         for c in kr.checkins.select_related("author")
     ]
@@ -710,6 +760,6 @@ def kr_detail_data(kr: KeyResult, user: User) -> dict[str, Any]:
         },
         checkins=checkins,
         history=history_for(user, key_result=kr),
-        close_note=kr.close_note,
+        close_note=kr.close_note if see or not kr.close_note else NOTE_WITHHELD,
     )
     return {"key_result": row, "_trend": trend, "confidences": Confidence.choices}

@@ -23,7 +23,7 @@ from civicloop.okrs.quarters import quarters_of
 from civicloop.okrs.services import OkrError, OkrInputError
 from civicloop.organizations.models import Role, Team
 
-REASON_HELP = "Why this changes. The history keeps it, with who changed what from what to what."
+REASON_HELP = "The history keeps it, with who changed what, from what to what."
 
 
 def add_problems(form: forms.Form, error: OkrError) -> None:
@@ -93,12 +93,14 @@ class ObjectiveForm(forms.Form):
         queryset=Team.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="A coalition objective: the teams that share it see it and add key results.",
+        help_text="A coalition objective: the teams that share it see it and add their own key "
+        "results to it. You can choose the teams you are in.",
     )
     is_private = forms.BooleanField(
         label="Private to its teams",
         required=False,
-        help_text="Otherwise everyone signed in sees it in the organization's OKR tree.",
+        help_text="Only the people of its teams (leads, members, viewers and guests) see a "
+        "private objective; otherwise everyone signed in sees it in the organization's tree.",
     )
 
     def __init__(self, *args: Any, team: Team, user: User, **kwargs: Any) -> None:
@@ -121,9 +123,14 @@ class ObjectiveForm(forms.Form):
             .exclude(pk=team.pk)
             .order_by("name")
         )
+        if not partners.queryset.exists():
+            del self.fields["partner_teams"]  # no team to offer: an empty box only puzzles
 
     def values(self) -> dict[str, Any]:
-        return {**self.cleaned_data, "partner_teams": list(self.cleaned_data["partner_teams"])}
+        partners = self.cleaned_data.get("partner_teams")
+        if partners is None:  # not offered: keep what the objective has
+            return {k: v for k, v in self.cleaned_data.items() if k != "partner_teams"}
+        return {**self.cleaned_data, "partner_teams": list(partners)}
 
 
 class ObjectiveEditForm(ObjectiveForm, ReasonMixin):
@@ -262,7 +269,9 @@ class QuarterCloseForm(forms.Form):
         help_text="What worked, what did not, what the team will do differently next quarter.",
     )
 
-    def __init__(self, *args: Any, key_results: list[KeyResult], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, key_results: list[KeyResult], last_of_year: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.key_results = key_results
         for kr in key_results:
@@ -279,6 +288,11 @@ class QuarterCloseForm(forms.Form):
                 initial=Outcome.COMPLETED.value if progress == 1 else None,
                 required=False,
             )
+            if last_of_year:
+                # Not offered: the year's objectives end with its last quarter. (Still a valid
+                # answer, so the service can say why it is refused if it is sent anyway.)
+                outcome = cast(forms.ChoiceField, self.fields[f"kr-{kr.pk}-outcome"])
+                outcome.widget.choices = [c for c in OUTCOME_CHOICES if c[0] != "carried"]
             self.fields[f"kr-{kr.pk}-note"] = forms.CharField(
                 label=f"Note on “{kr.title}”", required=False
             )

@@ -176,12 +176,11 @@ class Objective(models.Model):
         return role is Role.LEAD
 
     def can_add_key_result(self, user: User) -> bool:
-        """Leads and members of any team that may see it add key results that contribute."""
+        """Leads and members of its teams (its own and those it is shared with) add key
+        results: another team contributes once the objective is shared with it."""
         if not self.can_view(user):
             return False
-        return (
-            user.is_superuser or user.memberships.filter(role__in=(Role.LEAD, Role.MEMBER)).exists()
-        )
+        return user.is_superuser or any(_edits(team, user) for team in self.teams())
 
 
 class KeyResultKind(models.TextChoices):

@@ -540,9 +540,13 @@ def _key_result_fields(
             f"for {year_label(quarter.year)}.",
         )
     if quarter is not None and (existing is None or existing.period != quarter):
-        closed = is_quarter_closed(team, quarter)
-        if closed is not None:
-            problems.add("quarter", closed_sentence(team, closed))
+        # Neither the key result's team nor the objective's may have closed the quarter: a
+        # closed quarter's record, and its objective's progress, no longer change.
+        for owner_team in dict.fromkeys([team, objective.team]):
+            closed = is_quarter_closed(owner_team, quarter)
+            if closed is not None:
+                problems.add("quarter", closed_sentence(owner_team, closed))
+                break
     kind = str(data.get("kind") or KeyResultKind.MEASURE)
     if kind not in KeyResultKind.values:
         problems.add("kind", "Choose a measure (start value and target) or a milestone.")
@@ -677,9 +681,11 @@ def create_key_result(
         raise NotAllowed(
             f"Key results of {team.name} are written by its leads and members; you can read them."
         )
-    if objective.is_private and team.pk not in {t.pk for t in objective.teams()}:
+    if team.pk not in {t.pk for t in objective.teams()}:
         raise OkrError(
-            f"“{objective.title}” is private to its teams; {team.name} is not one of them.",
+            f"{team.name} does not share “{objective.title}”, so its key results cannot count "
+            f"towards it. Ask {objective.team.name}'s leads to share the objective with "
+            f"{team.name}, or write the key result under one of {team.name}'s objectives.",
             "team",
         )
     problems = Problems()

@@ -166,7 +166,7 @@ def report(request: HttpRequest, kind: str = "html") -> HttpResponse:
     team = None
     if request.GET.get("team"):
         team = _visible_team(request, request.GET["team"])
-    data = export.report_data(user, quarter, team)
+    data = export.report_data(user, quarter, team, full=request.GET.get("full") == "1")
     if kind == "pdf":
         try:
             pdf = export.render_pdf(data)
@@ -332,7 +332,7 @@ def quarter_close(request: HttpRequest, slug: str, quarter: str) -> HttpResponse
         .order_by("pk")
     )
     closed = services.is_quarter_closed(team, period)
-    form = QuarterCloseForm(request.POST or None, key_results=krs)
+    form = QuarterCloseForm(request.POST or None, key_results=krs, last_of_year=period.number == 4)
     if request.method == "POST" and closed is None and form.is_valid():
         decisions = {
             kr.pk: services.Decision(
@@ -358,6 +358,7 @@ def quarter_close(request: HttpRequest, slug: str, quarter: str) -> HttpResponse
         "closed": closed,
         "nav": "teams",
         "rows": form.rows(),
+        "early": _today() < period.end,
     }
     return render(request, "okrs/quarter_close.html", context)
 
@@ -445,8 +446,7 @@ def _kr_teams(objective: Objective, user: User) -> list[Team]:
             memberships__person=user, memberships__role__in=(Role.LEAD, Role.MEMBER)
         )
     )
-    if objective.is_private:
-        teams = teams.filter(pk__in=[t.pk for t in objective.teams()])
+    teams = teams.filter(pk__in=[t.pk for t in objective.teams()])
     found = list(teams.distinct().order_by("name"))
     # The objective's own team first: most key results are its own.
     found.sort(key=lambda t: t.pk != objective.team_id)

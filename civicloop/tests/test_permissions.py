@@ -130,9 +130,10 @@ METRIC_NEW_FORM = {
 # department too, but the outsider does not administer it): everyone else is refused (403).
 # Objectives are created and changed by the roles the team's governance names (by default its
 # leads); key results are changed and checked in by the leads and members of the key result's
-# team. A key result may contribute to another team's objective: the outsider, who leads Team
-# Safe, may add Team Safe's key result to Team Clean's public objective, but not change Team
-# Clean's. Quarter close and governance are for the team's leads.
+# team. A key result contributes to another team's objective only once that team shares it:
+# the outsider, who leads Team Safe, sees Team Clean's public objective but may not add Team
+# Safe's key results to it (403), nor change Team Clean's. Quarter close and governance are
+# for the team's leads.
 MISSION = {"slug": "clean-safe-streets"}
 OBJECTIVE = {"pk": "objective"}  # placeholders: _resolve_kwargs makes them and puts their pks
 PRIVATE_OBJECTIVE = {"pk": "private-objective"}
@@ -145,8 +146,8 @@ MISSION_WRITES = {**ORG_EDITS}
 MISSION_WRITE_POSTED = {**ORG_EDITS, "lead": 302}
 OBJECTIVE_CHANGES = {**TEAM_MANAGES, "outsider": 403}
 OBJECTIVE_CHANGE_POSTED = {**OBJECTIVE_CHANGES, "lead": 302}
-KR_ADDS = {**TEAM_EDITS, "outsider": 200}
-KR_ADD_POSTED = {**TEAM_EDIT_POSTED, "outsider": 302}
+KR_ADDS = {**TEAM_EDITS, "outsider": 403}
+KR_ADD_POSTED = {**TEAM_EDIT_POSTED, "outsider": 403}
 KR_CHANGES = {**TEAM_EDITS, "outsider": 403}
 KR_CHANGE_POSTED = {**TEAM_EDIT_POSTED, "outsider": 403}
 MISSION_FORM = {

@@ -201,8 +201,9 @@ def test_a_milestone_cannot_track_a_metric(personas, objective, litter_metric) -
 def test_a_metric_the_person_may_not_see_is_simply_not_found(
     personas, objective, litter_metric
 ) -> None:  # type: ignore[no-untyped-def]
-    """The outsider (Police, lead of Team Safe) contributes to Team Clean's objective but
-    cannot link the restricted litter metric: to them it does not exist."""
+    """The outsider (Police, lead of Team Safe) contributes to Team Clean's objective (shared
+    with Team Safe) but cannot link the restricted litter metric: to them it does not exist."""
+    objective.partner_teams.add(personas.other_team)
     found = refused(
         services.create_key_result,
         personas.outsider,
@@ -224,6 +225,7 @@ def test_a_metric_on_data_the_team_may_not_see_is_refused(
 ) -> None:  # type: ignore[no-untyped-def]
     """Restricted data: an administrator may see the litter metric, but Team Safe (Police) may
     not, so Team Safe's key result may not track it."""
+    objective.partner_teams.add(personas.other_team)
     found = refused(
         services.create_key_result,
         personas.admin,
@@ -793,6 +795,7 @@ def test_fortnightly_check_ins_are_due_after_fourteen_days(personas, q1_kr) -> N
 
 
 def test_due_check_ins_of_one_team(personas, objective, q1_kr) -> None:  # type: ignore[no-untyped-def]
+    objective.partner_teams.add(personas.other_team)
     services.create_key_result(
         personas.outsider,
         objective,
@@ -1000,3 +1003,41 @@ def test_carry_over_into_a_closed_quarter_is_refused(personas, objective, kr) ->
     assert "cannot carry over: 2026 Q2 is already closed" in found[f"kr-{kr.pk}-outcome"]
     assert QuarterClose.objects.count() == 1
     assert KeyResult.objects.count() == 1
+
+
+def test_a_team_contributes_only_to_an_objective_shared_with_it(personas, objective) -> None:  # type: ignore[no-untyped-def]
+    """Team Safe's lead may not hang a key result on Team Clean's objective, which would move
+    Team Clean's progress without it agreeing; once Team Clean shares it, they may."""
+    with pytest.raises(services.OkrError) as error:
+        services.create_key_result(
+            personas.outsider, objective, personas.other_team, measure(title="Night patrols")
+        )
+    assert error.value.field == "team"
+    assert "Team Safe does not share" in error.value.message
+    assert "Ask Team Clean's leads to share the objective with Team Safe" in error.value.message
+    assert not KeyResult.objects.exists()
+    objective.partner_teams.add(personas.other_team)
+    kr = services.create_key_result(
+        personas.outsider, objective, personas.other_team, measure(title="Night patrols")
+    )
+    assert kr.team == personas.other_team and kr.objective == objective
+
+
+def test_nothing_is_added_to_a_quarter_the_objectives_team_closed(personas, objective) -> None:  # type: ignore[no-untyped-def]
+    """Team Clean closed the quarter: a partner team's new key result would change the closed
+    record (the objective's progress), so it is refused too."""
+    objective.partner_teams.add(personas.other_team)
+    quarter = Quarter(YEAR, 1)
+    services.close_quarter(
+        personas.lead, personas.team, quarter, "Done.", {}, today=date(YEAR, 4, 2)
+    )
+    with pytest.raises(services.OkrError) as error:
+        services.create_key_result(
+            personas.outsider,
+            objective,
+            personas.other_team,
+            measure(title="Night patrols", quarter=quarter.code),
+        )
+    assert error.value.field == "quarter"
+    assert f"{quarter.label} of Team Clean was closed" in error.value.message
+    assert not KeyResult.objects.exists()

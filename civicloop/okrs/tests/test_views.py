@@ -359,6 +359,7 @@ def test_a_restricted_metric_is_refused_on_the_page(
 def test_the_outsider_cannot_link_the_restricted_metric(
     personas, client_as, objective, litter_metric
 ) -> None:  # type: ignore[no-untyped-def]
+    objective.partner_teams.add(personas.other_team)  # Team Clean shares it with Team Safe
     client = client_as("outsider")
     url = reverse("okrs:kr_new", kwargs={"pk": objective.pk})
     form = client.get(url).context["form"]
@@ -372,10 +373,13 @@ def test_the_outsider_cannot_link_the_restricted_metric(
 
 
 def test_a_partner_team_contributes_a_key_result(personas, client_as, objective) -> None:  # type: ignore[no-untyped-def]
-    """The outsider leads Team Safe: they may hang Team Safe's key result on Team Clean's
-    objective, but not one of Team Clean's."""
+    """The outsider leads Team Safe: once Team Clean shares its objective with Team Safe, they
+    may hang Team Safe's key result on it, but not one of Team Clean's. Before, they may not
+    add any."""
     client = client_as("outsider")
     url = reverse("okrs:kr_new", kwargs={"pk": objective.pk})
+    assert client.post(url, kr_form(personas.other_team)).status_code == 403
+    objective.partner_teams.add(personas.other_team)
     refused = client.post(url, kr_form(personas.team))
     assert refused.status_code == 200 and "Select a valid choice" in text(refused)
     assert not KeyResult.objects.exists()
@@ -407,7 +411,7 @@ def test_a_key_result_edit_needs_a_reason_and_is_recorded(personas, client_as, k
     kr.refresh_from_db()
     assert kr.target_value == 4 and kr.owner == personas.editor
     page = text(client_as("viewer").get(kr.get_absolute_url()))
-    assert "Target_value: 5 → 4" in page and "Why: Two more crews." in page
+    assert "Target: 5 → 4" in page and "Why: Two more crews." in page
 
 
 def test_the_editor_checks_in(personas, client_as, kr) -> None:  # type: ignore[no-untyped-def]
@@ -753,7 +757,7 @@ def test_the_report_as_html_and_pdf(personas, client_as, kr) -> None:  # type: i
     page = text(response)
     assert f"Objectives and key results, {THIS.label}" in page
     assert "Clean, safe streets" in page and "Clear fly-tips within 5 days" in page
-    assert "1 key results" in page and "1 at risk or hit and miss" in page
+    assert "1 key results" in page and "from check-ins: 0 on track, 1 at risk, 0 off track" in page
     team = text(client.get(reverse("okrs:report") + "?team=team-clean"))
     assert f"Team Clean: objectives and key results, {THIS.label}" in team
     pdf = client.get(reverse("okrs:report_pdf") + "?team=team-clean")
