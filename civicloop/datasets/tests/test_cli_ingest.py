@@ -14,6 +14,9 @@ import duckdb
 import openpyxl
 import pytest
 
+# Runs `civicloop` in a subprocess on its own SQLite data folder (see the cli marker).
+pytestmark = pytest.mark.cli
+
 REAL = Path(__file__).resolve().parents[4] / "shared" / "data" / "real"
 SCHEMAS = Path(__file__).parent / "schemas"
 NYPD = REAL / "nypd_shootings_2006_2018.csv"

@@ -126,6 +126,7 @@ def test_source_options_are_checked() -> None:
         refresh.check_source("ftp", {})
 
 
+@pytest.mark.cli
 def test_cli_creates_a_dataset_from_a_csv_url_and_refreshes_it(
     portals: FakePortals, tmp_path: Path
 ) -> None:

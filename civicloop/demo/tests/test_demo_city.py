@@ -132,6 +132,7 @@ def _run_demo(data_dir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.cli
 def test_civicloop_demo_end_to_end_twice(tmp_path: Path) -> None:
     data_dir = tmp_path / "civicloop-data"
     first = _run_demo(data_dir)

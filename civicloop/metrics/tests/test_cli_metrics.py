@@ -9,6 +9,9 @@ import pytest
 
 from civicloop.datasets.tests.test_cli_ingest import civicloop
 
+# Runs `civicloop` in a subprocess on its own SQLite data folder (see the cli marker).
+pytestmark = pytest.mark.cli
+
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -22,7 +22,7 @@ AS_OF = date(2026, 11, 18)
 
 @pytest.fixture
 def demo(data_dir):  # type: ignore[no-untyped-def]
-    load_demo(data_dir, Warehouse.default(), scale=0.05, as_of=AS_OF)
+    load_demo(data_dir, Warehouse.default(), scale=0.05, as_of=AS_OF, okrs=False)
 
 
 def person(key: str) -> User:

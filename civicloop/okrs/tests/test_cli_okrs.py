@@ -11,6 +11,9 @@ import pytest
 
 from civicloop.datasets.tests.test_cli_ingest import _env, civicloop
 
+# Runs `civicloop` in a subprocess on its own SQLite data folder (see the cli marker).
+pytestmark = pytest.mark.cli
+
 AS_OF = "2026-11-18"
 STATUS = (
     "Passes target|Hit and miss|Fails target|Not judged yet|On track|At risk|Off track"
