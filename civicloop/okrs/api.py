@@ -17,7 +17,6 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from civicloop.metrics.api import counts_people, sees_only_public
-from civicloop.metrics.services import latest_run
 from civicloop.metrics.spc import SeriesInput, analyse_series
 from civicloop.okrs.models import (
     Change,
@@ -31,7 +30,7 @@ from civicloop.okrs.models import (
     policy_for,
 )
 from civicloop.okrs.quarters import Quarter, quarters_of, year_label
-from civicloop.okrs.services import due_checkins, fmt_value
+from civicloop.okrs.services import due_checkins, fmt_value, total_series
 from civicloop.okrs.trend import trend_svg
 from civicloop.organizations.models import Team
 from civicloop.spc.describe import ASSURANCE_WORDS
@@ -109,8 +108,7 @@ class StatusBatch:
                 self.visible[metric.pk] = metric.can_view(user)
             if not self.visible[metric.pk]:
                 continue
-            run = latest_run(metric)
-            total = run.series.filter(breakdown="").first() if run else None
+            total = total_series(metric)
             if total is None or metric.current_version is None:
                 continue
             definition = metric.current_version.parsed()

@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from civicloop.metrics.definition import Direction
-from civicloop.metrics.models import Metric, organization_may_use
+from civicloop.metrics.models import Metric, Series, organization_may_use
+from civicloop.metrics.services import latest_run
 from civicloop.okrs.models import (
     Change,
     ChangeAction,
@@ -129,6 +130,19 @@ def record(
         key_result=key_result,
         changes=changes or [],
         reason=reason,
+    )
+
+
+def record_kr(who: User | None, action: str, kr: KeyResult, **extra: Any) -> Change:
+    """An entry in the history of a key result (its team, objective and quarter named)."""
+    return record(
+        who,
+        action,
+        f"Key result “{kr.title}” ({kr.period.label})",
+        team=kr.team,
+        objective=kr.objective,
+        key_result=kr,
+        **extra,
     )
 
 
@@ -462,37 +476,38 @@ def metric_problem(user: User, metric: Metric, team: Team) -> str | None:
     return None
 
 
+def total_series(metric: Metric) -> Series | None:
+    """The metric's total from its latest computation (None before the first)."""
+    run = latest_run(metric)
+    return run.series.filter(breakdown="").first() if run else None
+
+
+def value_by(
+    series: Series | None, day: date, *, before: bool = False
+) -> tuple[float | None, date | None]:
+    """The series' latest value in a period starting by `day` (strictly before it, with
+    `before`), and that period's start."""
+    if series is None:
+        return None, None
+    for period, value in zip(reversed(series.periods), reversed(series.values), strict=True):
+        start = date.fromisoformat(period)
+        if (start < day if before else start <= day) and value is not None:
+            return float(value), start
+    return None, None
+
+
 def metric_value(
     metric: Metric, quarter: Quarter, until: date | None = None
 ) -> tuple[float | None, date | None]:
     """The metric's latest value (its total) in a period that starts by the quarter's end (or
     by `until`, when earlier: what the data said on a past check-in's day)."""
     cutoff = quarter.end if until is None else min(quarter.end, until)
-    from civicloop.metrics.services import latest_run
-
-    run = latest_run(metric)
-    series = run.series.filter(breakdown="").first() if run else None
-    if series is None:
-        return None, None
-    for period, value in zip(reversed(series.periods), reversed(series.values), strict=True):
-        day = date.fromisoformat(period)
-        if day <= cutoff and value is not None:
-            return float(value), day
-    return None, None
+    return value_by(total_series(metric), cutoff)
 
 
 def metric_value_before(metric: Metric, day: date) -> float | None:
     """The value of the last period that started before `day` (a key result's start)."""
-    from civicloop.metrics.services import latest_run
-
-    run = latest_run(metric)
-    series = run.series.filter(breakdown="").first() if run else None
-    if series is None:
-        return None
-    for period, value in zip(reversed(series.periods), reversed(series.values), strict=True):
-        if date.fromisoformat(period) < day and value is not None:
-            return float(value)
-    return None
+    return value_by(total_series(metric), day, before=True)[0]
 
 
 def _number(data: Mapping[str, Any], name: str, problems: Problems, label: str) -> float | None:
@@ -709,13 +724,10 @@ def create_key_result(
         if kr.metric is not None:
             kr.current_value, kr.current_period = metric_value(kr.metric, quarter)
         kr.save()
-        record(
+        record_kr(
             user,
             ChangeAction.CREATED,
-            f"Key result “{kr.title}” ({quarter.label})",
-            team=team,
-            objective=objective,
-            key_result=kr,
+            kr,
             at=moment,
         )
     return kr
@@ -780,13 +792,10 @@ def change_key_result(user: User, kr: KeyResult, data: Mapping[str, Any], reason
         kr.save()
         changes = _diff(before, _kr_snapshot(kr))
         if changes:
-            record(
+            record_kr(
                 user,
                 ChangeAction.CHANGED,
-                f"Key result “{kr.title}” ({kr.period.label})",
-                team=kr.team,
-                objective=kr.objective,
-                key_result=kr,
+                kr,
                 changes=changes,
                 reason=reason,
             )
@@ -843,8 +852,9 @@ def check_in(
         done = bool(done)
     elif kr.metric is not None:
         from_metric = True
-        number, _ = metric_value(kr.metric, kr.period, until=today)
-        current = metric_value(kr.metric, kr.period)
+        series = total_series(kr.metric)  # read once: the day's value and the latest
+        number, _ = value_by(series, min(kr.period.end, today))
+        current = value_by(series, kr.period.end)
         done = None
     else:
         number = _number({"value": value}, "value", problems, "value")
@@ -887,13 +897,10 @@ def check_in(
             changes.append({"field": "confidence", "before": before_conf, "after": after_conf})
         kr.updated_at = moment
         kr.save()
-        record(
+        record_kr(
             user,
             ChangeAction.CHECKED_IN,
-            f"Key result “{kr.title}” ({kr.period.label})",
-            team=kr.team,
-            objective=kr.objective,
-            key_result=kr,
+            kr,
             changes=changes,
             reason=note,
             at=moment,
@@ -905,23 +912,21 @@ def follow_metric(metric: Metric) -> int:
     """After a refresh: every open key result tracking this metric takes its new value.
     Returns how many moved."""
     moved = 0
+    series = total_series(metric)
     for kr in KeyResult.objects.filter(metric=metric).select_related("team", "objective"):
         if is_quarter_closed(kr.team, kr.period) is not None:
             continue  # a closed quarter keeps the value it closed with
-        value, period = metric_value(metric, kr.period)
+        value, period = value_by(series, kr.period.end)
         if value == kr.current_value and period == kr.current_period:
             continue
         with transaction.atomic():
             before = fmt_value(kr, kr.current_value)
             kr.current_value, kr.current_period = value, period
             kr.save(update_fields=["current_value", "current_period"])
-            record(
+            record_kr(
                 None,
                 ChangeAction.REFRESHED,
-                f"Key result “{kr.title}” ({kr.period.label})",
-                team=kr.team,
-                objective=kr.objective,
-                key_result=kr,
+                kr,
                 changes=[{"field": "value", "before": before, "after": fmt_value(kr, value)}],
                 reason=f"“{metric.name}” was refreshed"
                 + (f"; its latest period starts {period:%d %b %Y}." if period else "."),
@@ -1032,13 +1037,10 @@ def close_quarter(
             kr.outcome = decision.outcome
             kr.close_note = (decision.note or "").strip()
             kr.save(update_fields=["score", "outcome", "close_note"])
-            record(
+            record_kr(
                 user,
                 ChangeAction.CLOSED,
-                f"Key result “{kr.title}” ({quarter.label})",
-                team=team,
-                objective=kr.objective,
-                key_result=kr,
+                kr,
                 changes=[
                     {"field": "score", "before": "—", "after": f"{kr.score:.0%}"},
                     {"field": "outcome", "before": "Open", "after": kr.get_outcome_display()},
@@ -1090,13 +1092,10 @@ def _carry_over(user: User, kr: KeyResult, quarter: Quarter, at: datetime) -> Ke
     if carried.metric is not None:
         carried.current_value, carried.current_period = metric_value(carried.metric, quarter)
         carried.save(update_fields=["current_value", "current_period"])
-    record(
+    record_kr(
         user,
         ChangeAction.CARRIED,
-        f"Key result “{carried.title}” ({quarter.label})",
-        team=kr.team,
-        objective=kr.objective,
-        key_result=carried,
+        carried,
         changes=[{"field": "quarter", "before": kr.period.label, "after": quarter.label}],
         reason=f"Carried over from {kr.period.label}.",
         at=at,

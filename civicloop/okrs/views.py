@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -78,7 +78,7 @@ def _visible_objective(request: HttpRequest, pk: int) -> Objective:
         Objective.objects.select_related("team", "mission", "owner"), pk=pk
     )
     if not objective.can_view(_user(request)):
-        raise_404()
+        raise Http404("No such page.")
     return objective
 
 
@@ -88,14 +88,8 @@ def _visible_kr(request: HttpRequest, pk: int) -> KeyResult:
         pk=pk,
     )
     if not kr.can_view(_user(request)):
-        raise_404()
+        raise Http404("No such page.")
     return kr
-
-
-def raise_404() -> None:
-    from django.http import Http404
-
-    raise Http404("No such page.")
 
 
 # --- organization-wide ----------------------------------------------------------------------
