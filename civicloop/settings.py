@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "civicloop.datasets",
     "civicloop.metrics",
     "civicloop.okrs",
+    "civicloop.improvement",
     "civicloop.demo",
 ]
 

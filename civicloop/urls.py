@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("civicloop.datasets.urls")),  # /data/ and its twins /data.json, /data.csv
     path("", include("civicloop.metrics.urls")),  # /metrics/ and its twins
     path("", include("civicloop.okrs.urls")),  # /okrs/ and /teams/<slug>/okrs/
+    path("", include("civicloop.improvement.urls")),  # /improvement/, /a3/<pk>/, /pdsa/<pk>/
     path("admin/", admin.site.urls),
 ]
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from civicloop.accounts.models import User
 from civicloop.datasets.engine.schema import schema_from_arrow
@@ -67,13 +68,32 @@ def define_demo_metrics(as_of: date | None = None, okrs: bool = True) -> int:
 
     definitions = demo_metric_definitions()
     for data in definitions:
-        save_definition(data, None, "Defined by the demo city.")
+        save_definition(_keep_rebases(data), None, "Defined by the demo city.")
     _demo_signoffs()
     _demo_annotations(as_of or date.today())
     refresh()
     if okrs:  # tests of the metrics alone leave the OKRs out, to load faster
+        from civicloop.demo.improvement import define_demo_a3s
+
+        define_demo_a3s(as_of or date.today())
+        refresh()  # the adopted PDSA cycle rebased its metric: a new version to compute
+        _demo_signoffs()  # the partners agree to the rebased version too
         define_demo_okrs(as_of or date.today())
     return len(definitions)
+
+
+def _keep_rebases(data: dict[str, Any]) -> dict[str, Any]:
+    """A demo definition keeps the rebases its metric has gained since (an adopted PDSA
+    cycle's), so loading the demo again does not undo them."""
+    from civicloop.metrics.models import Metric
+
+    metric = Metric.objects.filter(slug=data["id"]).select_related("current_version").first()
+    if metric is None or metric.current_version is None or data.get("chart", {}).get("rebases"):
+        return data
+    rebases = metric.current_version.definition.get("chart", {}).get("rebases")
+    if not rebases:
+        return data
+    return {**data, "chart": {**data.get("chart", {}), "rebases": rebases}}
 
 
 def _demo_annotations(as_of: date) -> None:

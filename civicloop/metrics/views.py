@@ -151,6 +151,7 @@ def metric_detail(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> Ht
         "spec": data["chart"]["vega_lite"],
         "can_change": metric.can_change(user),
         "can_annotate": metric.can_annotate(user),
+        "pending_rebases": _pending_rebases(metric, user),
         "agree_form": AgreeForm(),
         "annotation_form": AnnotationForm(
             initial={
@@ -161,6 +162,19 @@ def metric_detail(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> Ht
         "series_query": _series_query(series),
     }
     return respond(request, fmt, "metrics/metric_detail.html", data, context, table)
+
+
+def _pending_rebases(metric: Metric, user: User) -> list[Any]:
+    """Adopted PDSA cycles waiting for this steward to rebase the metric's chart."""
+    if not metric.can_change(user):
+        return []
+    from civicloop.improvement.models import PdsaCycle
+
+    return list(
+        PdsaCycle.objects.filter(metric=metric, rebase_pending=True).select_related(
+            "countermeasure__a3"
+        )
+    )
 
 
 def _series_query(series: dict[str, Any]) -> str:
