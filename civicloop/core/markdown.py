@@ -7,6 +7,8 @@ so what a person types can never run in another person's browser.
 
 from __future__ import annotations
 
+import re
+
 import markdown as md
 import nh3
 
@@ -17,6 +19,7 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+_HEADING = re.compile(r"<(/?)h([1-6])>")
 
 
 def render(text: str) -> str:
@@ -24,10 +27,7 @@ def render(text: str) -> str:
     if not text or not text.strip():
         return ""
     html = md.markdown(text, extensions=["sane_lists", "tables"], output_format="html")
-    for level in (2, 1):  # demote, lowest first so that nothing is demoted twice
-        html = html.replace(f"<h{level}>", f"<h{level + 2}>").replace(
-            f"</h{level}>", f"</h{level + 2}>"
-        )
+    html = _HEADING.sub(lambda m: f"<{m[1]}h{min(int(m[2]) + 2, 6)}>", html)
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -84,6 +84,7 @@ def _dumping_a3(as_of: date) -> None:
         marcus,
         a3,
         {
+            "is_open": True,  # the demo's worked example: everyone signed in may read it
             "review_on": as_of + timedelta(days=(3 - as_of.weekday()) % 7 or 7),
             "background": (
                 "Illegal dumping is the **most reported street problem** in District 3, where "

@@ -103,7 +103,6 @@ def _demo_annotations(as_of: date) -> None:
 
     timeline = timeline_for(as_of)
     events = (
-        ("dumping-days-to-close-weekly", timeline.pilot_start, "Dumping pilot live in District 3"),
         ("illegal-dumping-requests-weekly", timeline.pilot_start, "Dumping pilot (District 3)"),
         ("tree-maintenance-requests-weekly", timeline.spike_week, "Winter storm"),
         ("blocked-sidewalk-requests-weekly", timeline.spike_week, "Winter storm"),

@@ -6,7 +6,7 @@ that metric's numbers; anyone else who may read the A3 is told what is withheld 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
@@ -67,23 +67,40 @@ def a3_list(queryset: Any, today: date) -> list[dict[str, Any]]:
     return [a3_row(a3, today) for a3 in rows]
 
 
-def cycle_data(cycle: PdsaCycle, user: User, *, live: bool = True) -> dict[str, Any]:
+def cycle_data(
+    cycle: PdsaCycle, user: User, *, live: bool = True, for_print: bool = False
+) -> dict[str, Any]:
     """A cycle's four steps; the Study verdict as kept when studied, and (for a started cycle)
     the verdict from the latest data, when the person may see the metric's numbers."""
     sees = sees_metric_values(cycle.metric, user)
-    verdict = cycle.verdict if sees else {}
+    named = cycle.metric.can_view(user)
+    verdict = dict(cycle.verdict) if sees else {}
+    if verdict.get("as_of"):
+        verdict["as_of_text"] = _day_text(date.fromisoformat(verdict["as_of"]))
     current = None
     drawn = None
     if sees and live and cycle.started_on is not None:
         # The chart shows the data the team studied (the verdict's date); the sentences under
         # "with the latest data" what the chart says now.
-        result = verdict_for(cycle)
+        result = verdict_for(cycle, _live_until(cycle))
         studied_on = verdict.get("as_of") if verdict else None
         shown = verdict_for(cycle, date.fromisoformat(studied_on)) if studied_on else result
         if result is not None:
             current = result.as_data()
+            # Shown apart only when the data now says something else than at the study.
+            current["same_as_studied"] = bool(verdict) and current["signal"] == verdict.get(
+                "signal"
+            )
         if shown is not None:
-            drawn = charts.study_chart(cycle.metric, _definition(cycle), shown)
+            # On paper, the pilot's chart alone, wide enough to read; its sentence names the rest.
+            drawn = charts.study_chart(
+                cycle.metric,
+                _definition(cycle),
+                shown,
+                change=f"PDSA {cycle.number} went live",
+                with_rest=not for_print,
+                height=150 if for_print else 180,
+            )
     return {
         "id": cycle.pk,
         "number": cycle.number,
@@ -98,9 +115,9 @@ def cycle_data(cycle: PdsaCycle, user: User, *, live: bool = True) -> dict[str, 
             "question": cycle.question,
             "who": cycle.who,
             "where": cycle.where,
-            "metric": cycle.metric.name,
-            "metric_slug": cycle.metric.slug,
-            "metric_url": cycle.metric.get_absolute_url(),
+            "metric": cycle.metric.name if named else "a metric you may not see",
+            "metric_slug": cycle.metric.slug if named else None,
+            "metric_url": cycle.metric.get_absolute_url() if named else None,
             "scope": cycle.scope_label,
             "breakdown": cycle.breakdown,
             "value": cycle.value,
@@ -110,6 +127,7 @@ def cycle_data(cycle: PdsaCycle, user: User, *, live: bool = True) -> dict[str, 
             "predicted_value": cycle.predicted_value if sees else None,
             "data_to_collect": cycle.data_to_collect,
             "planned_start": _day(cycle.planned_start),
+            "planned_start_text": _day_text(cycle.planned_start),
         },
         "do": {
             "started_on": _day(cycle.started_on),
@@ -125,7 +143,7 @@ def cycle_data(cycle: PdsaCycle, user: User, *, live: bool = True) -> dict[str, 
             else None,
             "notes": cycle.study_notes,
             "verdict": verdict or None,
-            "withheld": None if sees else f"The verdict on {cycle.metric.name} is {WITHHELD}.",
+            "withheld": None if sees else f"The verdict is {WITHHELD}.",
             "current": current,
         },
         "act": {
@@ -133,12 +151,29 @@ def cycle_data(cycle: PdsaCycle, user: User, *, live: bool = True) -> dict[str, 
             "decision_text": cycle.get_decision_display() if cycle.decision else None,
             "notes": cycle.act_notes,
             "decided_on": _day(cycle.decided_on),
+            "decided_text": _day_text(cycle.decided_on) if cycle.decided_on else None,
             "rebase_pending": cycle.rebase_pending,
             "rebased": cycle.rebase_version is not None,
             "rebase_version": cycle.rebase_version.number if cycle.rebase_version else None,
         },
         "drawn": drawn,
     }
+
+
+def _live_until(cycle: PdsaCycle) -> date | None:
+    """Read "what the data says now" up to the day before the next change on the same metric
+    in this A3, so a later cycle's effect is not counted as this one's."""
+    later = (
+        PdsaCycle.objects.filter(
+            countermeasure__a3=cycle.countermeasure.a3_id,
+            metric=cycle.metric_id,
+            started_on__gt=cycle.started_on,
+        )
+        .order_by("started_on")
+        .values_list("started_on", flat=True)
+        .first()
+    )
+    return later - timedelta(days=1) if later else None
 
 
 def _next_number(cycle: PdsaCycle) -> int | None:
@@ -153,10 +188,13 @@ def _definition(cycle: PdsaCycle) -> Any:
     return run.metric_version.parsed() if run else cycle.metric.definition()
 
 
-def a3_detail_data(a3: A3, user: User, *, live: bool = True) -> dict[str, Any]:
+def a3_detail_data(
+    a3: A3, user: User, *, live: bool = True, for_print: bool = False
+) -> dict[str, Any]:
     today = timezone.localdate()
     links = list(a3.metric_links.select_related("metric", "metric__team"))
     current_charts = []
+    after_charts = []  # the follow-up: the same charts with the latest data
     for link in links:
         entry: dict[str, Any] = {
             "id": link.pk,
@@ -180,6 +218,14 @@ def a3_detail_data(a3: A3, user: User, *, live: bool = True) -> dict[str, Any]:
             )
             entry["description"] = drawn.description if drawn else "No data yet."
             entry["drawn"] = drawn
+            if a3.current_as_of is not None:
+                latest = charts.metric_chart(
+                    link.metric, user, breakdown=link.breakdown, value=link.value
+                )
+                if latest is not None:
+                    after_charts.append(
+                        {**entry, "description": latest.description, "drawn": latest}
+                    )
         current_charts.append(entry)
     voices: dict[str, list[dict[str, Any]]] = {s.value: [] for s in VoiceSection}
     for voice in a3.voices.all():
@@ -198,7 +244,9 @@ def a3_detail_data(a3: A3, user: User, *, live: bool = True) -> dict[str, Any]:
         "text": a3.goal,
         "metric": None,
         "target": a3.goal_target,
+        "target_text": None if a3.goal_target is None else f"{a3.goal_target:g}",
         "by": _day(a3.goal_by),
+        "by_text": _day_text(a3.goal_by) if a3.goal_by else None,
         "key_result": None,
     }
     if goal_metric is not None:
@@ -212,10 +260,11 @@ def a3_detail_data(a3: A3, user: User, *, live: bool = True) -> dict[str, Any]:
             }
         else:
             goal["metric"] = {"name": "A metric you may not see", "url": None, "unit": ""}
-            goal["target"] = None
+            goal["target"] = goal["target_text"] = None
     kr = a3.goal_key_result
     if kr is not None and kr.can_view(user):
-        progress = kr.progress()
+        hidden = kr.metric is not None and not sees_metric_values(kr.metric, user)
+        progress = None if hidden else kr.progress()
         goal["key_result"] = {
             "title": kr.title,
             "url": kr.get_absolute_url(),
@@ -224,7 +273,7 @@ def a3_detail_data(a3: A3, user: User, *, live: bool = True) -> dict[str, Any]:
         }
     countermeasures = []
     for cm in a3.countermeasures.prefetch_related("cycles"):
-        cycles = [cycle_data(c, user, live=live) for c in cm.cycles.all()]
+        cycles = [cycle_data(c, user, live=live, for_print=for_print) for c in cm.cycles.all()]
         countermeasures.append(
             {
                 "id": cm.pk,
@@ -244,6 +293,7 @@ def a3_detail_data(a3: A3, user: User, *, live: bool = True) -> dict[str, Any]:
             "due_on": _day(action.due_on),
             "due_text": _day_text(action.due_on),
             "done_on": _day(action.done_on),
+            "done_text": _day_text(action.done_on) if action.done_on else None,
             "overdue": action.is_overdue(today),
             "countermeasure": action.countermeasure.title if action.countermeasure else None,
         }
@@ -255,7 +305,10 @@ def a3_detail_data(a3: A3, user: User, *, live: bool = True) -> dict[str, Any]:
         for c in categories
     ]
     next_states = []
+    backwards = {State.IN_PROGRESS: State.DRAFT, State.CONFIRMING: State.IN_PROGRESS}
     for state in NEXT_STATES.get(State(a3.state), ()):
+        if backwards.get(State(a3.state)) == state:
+            continue  # possible (with a reason) from the state form, not a next step
         next_states.append(
             {
                 "state": state.value,
@@ -299,7 +352,9 @@ def a3_detail_data(a3: A3, user: User, *, live: bool = True) -> dict[str, Any]:
         "current_condition": {
             "text": a3.current_condition,
             "as_of": _day(a3.current_as_of),
-            "as_of_text": _day_text(a3.current_as_of) if a3.current_as_of else "the latest data",
+            "as_of_text": f"data up to {a3.current_as_of:%d %b %Y}"
+            if a3.current_as_of
+            else "the latest data",
             "charts": current_charts,
             "voices": voices[VoiceSection.CURRENT],
         },
@@ -311,25 +366,32 @@ def a3_detail_data(a3: A3, user: User, *, live: bool = True) -> dict[str, Any]:
         },
         "countermeasures": countermeasures,
         "plan": actions,
-        "follow_up": {"text": a3.follow_up, "voices": voices[VoiceSection.FOLLOW_UP]},
+        "follow_up": {
+            "text": a3.follow_up,
+            "voices": voices[VoiceSection.FOLLOW_UP],
+            "charts": after_charts,
+        },
         "next_states": next_states,
-        "history": [
-            {
-                "at": e.at.isoformat(),
-                "at_text": f"{timezone.localtime(e.at):%d %b %Y, %H:%M}",
-                "who": _person(e.who) or "civicloop",
-                "action": e.action,
-                "subject": e.subject,
-                "changes": e.changes,
-                "reason": e.reason,
-            }
-            for e in a3.events.select_related("who")[:200]
-        ],
+        "history": [_event(e, user) for e in a3.events.select_related("who", "metric")[:200]],
         "links": {
             "json": reverse("improvement:a3_detail_json", kwargs={"pk": a3.pk}),
             "print": reverse("improvement:a3_print", kwargs={"pk": a3.pk}),
             "pdf": reverse("improvement:a3_pdf", kwargs={"pk": a3.pk}),
         },
+    }
+
+
+def _event(event: Any, user: User) -> dict[str, Any]:
+    """A history entry; one about a metric the person may not see keeps only what happened."""
+    hidden = event.metric is not None and not sees_metric_values(event.metric, user)
+    return {
+        "at": event.at.isoformat(),
+        "at_text": f"{timezone.localtime(event.at):%d %b %Y, %H:%M}",
+        "who": _person(event.who) or "civicloop",
+        "action": event.action,
+        "subject": "about a metric you may not see" if hidden else event.subject,
+        "changes": [] if hidden else event.changes,
+        "reason": "" if hidden else event.reason,
     }
 
 

@@ -18,6 +18,7 @@ from civicloop.improvement.services import series_label
 from civicloop.metrics import spc as metric_spc
 from civicloop.metrics.api import _suppressed_values, sees_only_public
 from civicloop.metrics.models import Metric
+from civicloop.metrics.periods import period_last_day
 from civicloop.metrics.services import latest_run
 from civicloop.metrics.spc import SeriesInput, analyse_one
 from civicloop.spc import chart as spc_chart
@@ -72,7 +73,12 @@ def metric_chart(
     hidden = bool(definition.suppress_below and sees_only_public(metric, user))
     if hidden:
         values = _suppressed_values(metric, definition, run, series)
-    keep = len(periods) if as_of is None else sum(1 for p in periods if p <= as_of)
+    grain = definition.time.grain
+    keep = (
+        len(periods)
+        if as_of is None
+        else sum(1 for p in periods if period_last_day(p, grain) <= as_of)
+    )
     if keep == 0:
         return None
     periods, values = periods[:keep], values[:keep]
@@ -84,6 +90,8 @@ def metric_chart(
             values,
             list(series.numerators)[:keep] if parts else (),
             list(series.denominators)[:keep] if parts else (),
+            breakdown=breakdown,
+            value=value,
         )
     )
     marks = [(a.on, a.text) for a in metric.annotations.all() if periods[0] <= a.on <= periods[-1]]
@@ -116,22 +124,26 @@ def study_chart(
     *,
     width: int = WIDTH,
     height: int = 180,
+    change: str = "the change",
+    with_rest: bool = True,
 ) -> Drawn | None:
     """The Study chart: the pilot (or the whole measure) from the start of the process before
     the change, rebased at the change date; for a pilot, the rest below it on the same time
     axis, so the two can be read together."""
     panels = []
     words = []
-    for judgement in (verdict.pilot, verdict.rest):
+    for judgement in (verdict.pilot, verdict.rest if with_rest else None):
         if judgement is None or judgement.rebased is None:
             continue
+        # Rebased at the change: the step in the mean is the change; each part's points are
+        # coloured against its own limits (the verdict reads them against the old ones).
         spec = spc_chart.spc_spec(
             judgement.rebased,
             list(judgement.periods),
             title=judgement.label,
             unit=definition.unit,
             decimals=definition.decimals,
-            rebases=[(verdict.change_on, "the change")],
+            rebases=[(verdict.change_on, change)],
             width=width,
             height=height,
             description=judgement.sentence,

@@ -48,10 +48,12 @@ def filename(a3: A3) -> str:
 
 def print_data(a3: A3, user: User) -> dict[str, Any]:
     """The A3's data with its charts drawn as PNG (printers and WeasyPrint take them best)."""
-    data = api.a3_detail_data(a3, user)
+    data = api.a3_detail_data(a3, user, for_print=True)
     for chart in data["current_condition"]["charts"]:
         drawn = chart.get("drawn")
         chart["image"] = drawn.png_data_uri() if drawn else None
+    for chart in data["follow_up"]["charts"][:1]:  # one on paper: the main measure, now
+        chart["image"] = chart["drawn"].png_data_uri()
     for cm in data["countermeasures"]:
         for cycle in cm["cycles"]:
             drawn = cycle.get("drawn")
@@ -93,16 +95,35 @@ def _weasy() -> Any:
 
 
 def fit(data: dict[str, Any]) -> Any:
-    """Lay the sheet out at the largest scale that fits one page; the laid-out document."""
+    """Lay the sheet out at the largest scale that fits one page (found by bisection over
+    SCALES: a smaller scale never takes more pages); the laid-out document."""
     html_class = _weasy()
-    document = None
-    for scale in SCALES:
-        data["scale"], data["sz"] = scale, _sizes(scale)
-        document = html_class(string=_html(data)).render()
-        if len(document.pages) == 1:
-            return document
-    data["overflow"] = True
-    return html_class(string=_html(data)).render()
+    layouts: dict[int, Any] = {}
+
+    def layout(index: int) -> Any:
+        if index not in layouts:
+            data["scale"], data["sz"] = SCALES[index], _sizes(SCALES[index])
+            layouts[index] = html_class(string=_html(data)).render()
+        return layouts[index]
+
+    if len(layout(0).pages) == 1:
+        return _chosen(data, 0, layouts)
+    low, high = 0, len(SCALES) - 1  # low does not fit; is high small enough?
+    if len(layout(high).pages) > 1:
+        data["overflow"] = True
+        return html_class(string=_html(data)).render()
+    while high - low > 1:
+        middle = (low + high) // 2
+        if len(layout(middle).pages) == 1:
+            high = middle
+        else:
+            low = middle
+    return _chosen(data, high, layouts)
+
+
+def _chosen(data: dict[str, Any], index: int, layouts: dict[int, Any]) -> Any:
+    data["scale"], data["sz"] = SCALES[index], _sizes(SCALES[index])
+    return layouts[index]
 
 
 def render_html(a3: A3, user: User) -> str:

@@ -17,8 +17,9 @@ from typing import Any
 FONT = "Arial, 'Liberation Sans', Helvetica, sans-serif"
 INK = "#212b32"
 MUTED = "#4c6272"
-ROW = 15  # px between causes along a bone
+ROW = 16  # px between causes along a bone
 CAUSE_CHARS = 36
+CHAR_WIDTH = 0.55  # an average character's width, in font sizes (Arial)
 
 
 def _shorten(text: str, chars: int = CAUSE_CHARS) -> str:
@@ -31,13 +32,18 @@ def fishbone_svg(
     *,
     width: int = 900,
     title_id: str = "fishbone-title",
+    cause_chars: int = CAUSE_CHARS,
+    room: float = 215,
+    text: float = 11,
 ) -> str:
-    """`fishbone` is [{"category": str, "causes": [str, ...]}, ...] in the A3's order."""
+    """Draw it `width` units wide; `room` is the space left of each bone for its causes,
+    shortened to `cause_chars` characters. A page column takes a narrower drawing (larger
+    type for its width) than the printed sheet."""
     top = list(fishbone[0::2])
     bottom = list(fishbone[1::2])
     most = max([len(b["causes"]) for b in fishbone] + [1])
     bone = 34 + most * ROW  # vertical reach of a bone
-    head_w = 190
+    head_w = round(width * 0.21)
     mid = 26 + bone
     height = mid + bone + 26
     spine_start, spine_end = 16, width - head_w - 16
@@ -51,7 +57,7 @@ def fishbone_svg(
         'stroke-width="3"/>',
     ]
     # The head: the problem, wrapped to fit its box.
-    lines = textwrap.wrap(problem, 26)[:6] or ["(the problem)"]
+    lines = textwrap.wrap(problem, max(14, head_w // 7))[:6] or ["(the problem)"]
     box_h = 12 + 15 * len(lines)
     parts.append(
         f'<rect x="{spine_end}" y="{mid - box_h / 2:.1f}" width="{head_w}" height="{box_h}" '
@@ -64,11 +70,15 @@ def fishbone_svg(
             f'fill="{INK}">{escape(line)}</text>'
         )
     slant = bone * 0.45
+    # Each bone's causes need room on its left, up to the bone before it: the text is
+    # shortened to fit, so causes never run into each other.
+    per_bone = max(len(top), 1)
+    room = min(room, (spine_end - slant - 10) / per_bone)
+    fit = int((room - 18) / (text * CHAR_WIDTH))
+    cause_chars = max(8, min(cause_chars, fit))
     for row, side in ((top, -1), (bottom, 1)):
         count = len(row)
         for i, item in enumerate(row):
-            # Room on the left of each bone for its causes' text.
-            room = 215
             step = (spine_end - room - slant - 10) / max(count - 1, 1)
             x_start = room + i * step
             x_end = x_start + slant
@@ -91,9 +101,10 @@ def fishbone_svg(
                     f'<line x1="{x - 10:.1f}" y1="{y:.1f}" x2="{x:.1f}" y2="{y:.1f}" '
                     f'stroke="{MUTED}" stroke-width="1"/>'
                 )
+                short = escape(_shorten(cause, cause_chars))
                 parts.append(
-                    f'<text x="{x - 13:.1f}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
-                    f'fill="{INK}"><title>{escape(cause)}</title>{escape(_shorten(cause))}</text>'
+                    f'<text x="{x - 13:.1f}" y="{y + 4:.1f}" font-size="{text}" text-anchor="end" '
+                    f'fill="{INK}"><title>{escape(cause)}</title>{short}</text>'
                 )
     parts.append("</svg>")
     return "".join(parts)

@@ -22,7 +22,7 @@ from civicloop.improvement.services import A3Error
 from civicloop.metrics.models import Metric
 from civicloop.metrics.services import latest_run
 from civicloop.okrs.models import KeyResult
-from civicloop.organizations.models import Team
+from civicloop.organizations.models import Role, Team
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MARKDOWN_HELP = (
@@ -30,9 +30,11 @@ MARKDOWN_HELP = (
 )
 
 
-def add_problems(form: forms.Form, error: A3Error) -> None:
-    """Put a service's refusal on the fields it names (the rest on the whole form)."""
+def add_problems(form: forms.Form, error: A3Error, names: dict[str, str] | None = None) -> None:
+    """Put a service's refusal on the fields it names (the rest on the whole form); `names`
+    maps a service's field name to the form's where they differ."""
     for name, message in error.problems:
+        name = (names or {}).get(name, name)
         form.add_error(name if name in form.fields else None, message)
 
 
@@ -48,6 +50,13 @@ def _people_field(field: forms.Field, queryset: Any) -> None:
 
 def team_people(team: Team) -> Any:
     return User.objects.filter(memberships__team=team).distinct()
+
+
+def team_editors(team: Team) -> Any:
+    """Owners of A3s: the team's leads and members (who may edit what they own)."""
+    return User.objects.filter(
+        memberships__team=team, memberships__role__in=(Role.LEAD, Role.MEMBER)
+    ).distinct()
 
 
 def sponsors(team: Team, user: User) -> Any:
@@ -95,13 +104,13 @@ def _kr_label(kr: KeyResult) -> str:
 
 class A3NewForm(forms.Form):
     title = forms.CharField(
-        max_length=300,
+        max_length=200,
         required=False,
         help_text="Name the problem, e.g. “Illegal dumping waits 9 days in District 3”.",
     )
     problem = forms.CharField(
         label="The problem in a line",
-        max_length=300,
+        max_length=200,
         required=False,
         help_text="What goes wrong, where and how much: the head of the fishbone.",
     )
@@ -119,7 +128,7 @@ class A3NewForm(forms.Form):
         self, *args: Any, team: Team, user: User, templates: list[Any], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        _people_field(self.fields["owner"], team_people(team))
+        _people_field(self.fields["owner"], team_editors(team))
         _people_field(self.fields["sponsor"], sponsors(team, user))
         _people_field(self.fields["mentor"], sponsors(team, user))
         self._templates = {str(t.pk): t for t in templates}
@@ -137,8 +146,8 @@ class A3NewForm(forms.Form):
 
 
 class A3HeaderForm(forms.Form):
-    title = forms.CharField(max_length=300, required=False)
-    problem = forms.CharField(label="The problem in a line", max_length=300, required=False)
+    title = forms.CharField(max_length=200, required=False)
+    problem = forms.CharField(label="The problem in a line", max_length=200, required=False)
     owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
     sponsor = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
     mentor = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
@@ -155,7 +164,7 @@ class A3HeaderForm(forms.Form):
 
     def __init__(self, *args: Any, a3: A3, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _people_field(self.fields["owner"], team_people(a3.team))
+        _people_field(self.fields["owner"], team_editors(a3.team))
         _people_field(self.fields["sponsor"], sponsors(a3.team, user))
         _people_field(self.fields["mentor"], sponsors(a3.team, user))
 
@@ -205,7 +214,8 @@ class SectionForm(forms.Form):
                 label="Charts drawn with the data up to",
                 required=False,
                 widget=DATE,
-                help_text="Empty: the latest data. A date keeps the picture the team saw then.",
+                help_text="Empty: the latest data. A date cuts the charts there (the values "
+                "are the latest computed ones, so later corrections show).",
             )
         if key == "goal":
             field = MetricChoice(
@@ -246,7 +256,7 @@ class SectionForm(forms.Form):
 class RootCauseForm(forms.Form):
     problem = forms.CharField(
         label="The problem (the fishbone's head)",
-        max_length=300,
+        max_length=200,
         required=False,
         help_text="What goes wrong, where and how much.",
     )
@@ -255,7 +265,7 @@ class RootCauseForm(forms.Form):
         super().__init__(*args, **kwargs)
         for index in range(1, MAX_WHYS + 1):
             self.fields[f"why_{index}"] = forms.CharField(
-                label=f"Why {index}?", required=False, max_length=600
+                label=f"Why {index}?", required=False, max_length=500
             )
         self.categories = list(a3.fishbone_categories)
         for index, category in enumerate(self.categories):
@@ -307,12 +317,12 @@ class VoiceForm(forms.Form):
         label="In their words",
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
-        max_length=4000,
+        max_length=2000,
     )
     source = forms.CharField(
         label="Who or where from",
         required=False,
-        max_length=300,
+        max_length=200,
         help_text="e.g. “Resident, Harbour Street (311 call)”, “Spring survey, 412 replies”.",
     )
     on = forms.DateField(label="When", required=False, widget=DATE)
@@ -320,11 +330,11 @@ class VoiceForm(forms.Form):
 
 class CountermeasureForm(forms.Form):
     title = forms.CharField(
-        max_length=300, required=False, help_text="The change, in a line: what will be different."
+        max_length=200, required=False, help_text="The change, in a line: what will be different."
     )
     cause = forms.CharField(
         label="Root cause it addresses",
-        max_length=400,
+        max_length=300,
         required=False,
         help_text="Which why, or which cause on the fishbone.",
     )
@@ -337,7 +347,7 @@ class CountermeasureForm(forms.Form):
 
 
 class ActionForm(forms.Form):
-    what = forms.CharField(label="What", max_length=400, required=False)
+    what = forms.CharField(label="What", max_length=300, required=False)
     owner = forms.ModelChoiceField(label="Who", queryset=User.objects.none(), required=False)
     due_on = forms.DateField(label="By when", required=False, widget=DATE)
     countermeasure = forms.ModelChoiceField(
@@ -374,7 +384,7 @@ class StateForm(forms.Form):
 
 
 class TemplateForm(forms.Form):
-    name = forms.CharField(max_length=200, required=False)
+    name = forms.CharField(max_length=120, required=False)
     is_shared = forms.BooleanField(
         label="Other teams may use it",
         required=False,
@@ -393,7 +403,7 @@ class TemplateForm(forms.Form):
             self.fields[f"question_{section.key}"] = forms.CharField(
                 label=f"{section.title}: the question",
                 required=False,
-                max_length=600,
+                max_length=500,
                 widget=forms.Textarea(attrs={"rows": 2}),
                 initial=section.question,
             )
@@ -501,4 +511,9 @@ class ActForm(forms.Form):
         label="Why, and what next",
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
+    )
+    adopt_anyway = forms.BooleanField(
+        label="Adopt although the data does not show it",
+        required=False,
+        help_text="Only when the verdict is not special cause in the predicted direction.",
     )

@@ -431,6 +431,11 @@ class A3Event(models.Model):
     )
     action = models.CharField(max_length=40)
     subject = models.CharField(max_length=300)
+    # The metric the entry speaks of (a chart, a verdict, a rebase): people who may not see it
+    # get the entry without its name and numbers.
+    metric = models.ForeignKey(
+        Metric, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     changes = models.JSONField(default=list, blank=True)  # [{"field", "before", "after"}]
     reason = models.TextField(blank=True)
 

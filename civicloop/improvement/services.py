@@ -7,8 +7,9 @@ half-saved when a check fails.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from civicloop.okrs.models import KeyResult
 
 TEXT_MAX = 20_000
+log = logging.getLogger(__name__)
 
 
 class A3Error(Exception):
@@ -131,6 +133,10 @@ def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str,
     return out
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def record(
     a3: A3,
     who: User | None,
@@ -140,6 +146,7 @@ def record(
     changes: list[dict[str, str]] | None = None,
     reason: str = "",
     at: datetime | None = None,
+    metric: Metric | None = None,
 ) -> A3Event:
     a3.updated_at = at or timezone.now()
     A3.objects.filter(pk=a3.pk).update(updated_at=a3.updated_at)
@@ -148,9 +155,10 @@ def record(
         at=at or timezone.now(),
         who=who,
         action=action,
-        subject=(subject or a3.title)[:300],
+        subject=_cut(subject or a3.title, 300),
         changes=changes or [],
         reason=reason,
+        metric=metric,
     )
 
 
@@ -176,6 +184,20 @@ def _text(data: Mapping[str, Any], name: str, problems: Problems, *, limit: int 
     if len(value) > limit:
         problems.add(name, f"This has {len(value):,} characters; keep it under {limit:,}.")
     return value
+
+
+def _editor_on(team: Team, person: User | None, name: str, problems: Problems) -> None:
+    """The owner answers for the A3, so must be able to edit it: a lead or member."""
+    if person is None or person.is_superuser:
+        return
+    role = team.role_of(person)
+    if role is None or not role.can_edit:
+        what = f"a {role.label.lower()}" if role else "not"
+        problems.add(
+            name,
+            f"{person.full_name} is {what} on {team.name}, so could not edit the A3 they own; "
+            "choose a lead or member (or change their role on the team page).",
+        )
 
 
 def _person_on(team: Team, person: User | None, name: str, problems: Problems) -> None:
@@ -235,7 +257,11 @@ def save_template(
             f"{len(categories)}.",
         )
     elif len({c.lower() for c in categories}) != len(categories):
-        problems.add("fishbone_categories", "Each category may appear once.")
+        lowered = [c.lower() for c in categories]
+        twice = next(c for i, c in enumerate(categories) if c.lower() in lowered[:i])
+        problems.add(
+            "fishbone_categories", f"Each category may appear once: “{twice}” is there twice."
+        )
     problems.raise_if_any()
     template = template or A3Template(team=team, created_by=user)
     template.name = name
@@ -265,7 +291,7 @@ def create_a3(
             "title", "Give the A3 a title that names the problem, e.g. “Dumping waits in D3”."
         )
     owner = data.get("owner") or user
-    _person_on(team, owner, "owner", problems)
+    _editor_on(team, owner, "owner", problems)
     template = data.get("template")
     if template is not None and not template.can_use(user):
         problems.add("template", "That template is not shared with your team; pick another.")
@@ -311,6 +337,29 @@ TEXT_FIELDS = ("background", "current_condition", "goal", "follow_up")
 GOAL_FIELDS = ("goal_metric", "goal_target", "goal_by", "goal_key_result")
 
 
+def share_a3(
+    user: User, a3: A3, *, is_open: bool, shared_with: Sequence[Team]
+) -> list[dict[str, str]]:
+    """Who may read the A3: open to everyone signed in, or shared with teams. A closed A3
+    can still be shared, so that other teams learn from it."""
+    if not a3.can_change(user):
+        raise NotAllowed(f"Only the leads and members of {a3.team.name} may share this A3.")
+    teams = [t for t in shared_with if t.pk != a3.team_id]
+    before = {
+        "is_open": a3.is_open,
+        "shared_with": sorted(t.name for t in a3.shared_with.all()),
+    }
+    after = {"is_open": is_open, "shared_with": sorted(t.name for t in teams)}
+    with transaction.atomic():
+        a3.is_open = is_open
+        a3.save(update_fields=["is_open"])
+        a3.shared_with.set(teams)
+        changes = _diff(before, after)
+        if changes:
+            record(a3, user, "Sharing", changes=changes)
+    return changes
+
+
 def update_a3(
     user: User,
     a3: A3,
@@ -342,8 +391,17 @@ def update_a3(
     if "owner" in after:
         if after["owner"] is None:
             problems.add("owner", "An A3 needs an owner: the person who answers for it.")
-        _person_on(a3.team, after["owner"], "owner", problems)
+        _editor_on(a3.team, after["owner"], "owner", problems)
     _check_goal(user, a3, after, problems)
+    started = after.get("started_on", a3.started_on)
+    for name, words in (("review_on", "The next review"), ("goal_by", "The goal's date")):
+        day = after.get(name)
+        if day is not None and started is not None and day < started:
+            problems.add(
+                name,
+                f"{words} ({day:%d %b %Y}) is before the A3 started ({started:%d %b %Y}); "
+                "give a later date.",
+            )
     shared = data.get("shared_with")
     if shared is not None:
         shared = [t for t in shared if t.pk != a3.team_id]
@@ -359,8 +417,16 @@ def update_a3(
             a3.shared_with.set(shared)
             after["shared_with"] = sorted(t.name for t in shared)
         changes = _diff(before, after)
-        if changes:
-            record(a3, user, "Changed", changes=changes, reason=reason, at=at)
+        # Changes to the goal's measure are an entry of their own, tied to the metric, so
+        # a reader who may not see it is not told its name or target in the history.
+        goal_words = {FIELD_WORDS[name] for name in GOAL_FIELDS}
+        plain = [c for c in changes if c["field"] not in goal_words]
+        measure = [c for c in changes if c["field"] in goal_words]
+        if plain:
+            record(a3, user, "Changed", changes=plain, reason=reason, at=at)
+        if measure:
+            metric = a3.goal_metric or before.get("goal_metric")
+            record(a3, user, "Goal measure", changes=measure, reason=reason, at=at, metric=metric)
     return changes
 
 
@@ -475,7 +541,9 @@ def link_metric(
             value=value,
             position=a3.metric_links.count(),
         )
-        record(a3, user, "Chart added", f"{metric.name} ({link.series_label})", at=at)
+        record(
+            a3, user, "Chart added", f"{metric.name} ({link.series_label})", at=at, metric=metric
+        )
     return link
 
 
@@ -483,7 +551,13 @@ def unlink_metric(user: User, a3: A3, link: A3Metric) -> None:
     _may_edit(user, a3)
     with transaction.atomic():
         link.delete()
-        record(a3, user, "Chart removed", f"{link.metric.name} ({link.series_label})")
+        record(
+            a3,
+            user,
+            "Chart removed",
+            f"{link.metric.name} ({link.series_label})",
+            metric=link.metric,
+        )
 
 
 def add_voice(
@@ -513,7 +587,11 @@ def add_voice(
             added_by=user,
         )
         record(
-            a3, user, "Customer's voice added", f"{voice.get_kind_display()}: {text[:80]}", at=at
+            a3,
+            user,
+            "Customer's voice added",
+            f"{voice.get_kind_display()}: {_cut(text, 80)}",
+            at=at,
         )
     return voice
 
@@ -522,7 +600,7 @@ def remove_voice(user: User, a3: A3, voice: CustomerVoice) -> None:
     _may_edit(user, a3)
     with transaction.atomic():
         voice.delete()
-        record(a3, user, "Customer's voice removed", voice.text[:80])
+        record(a3, user, "Customer's voice removed", _cut(voice.text, 80))
 
 
 def save_countermeasure(
@@ -639,6 +717,11 @@ def missing_for(a3: A3, state: str, outcome: str = "") -> list[tuple[str, str]]:
     def need(key: str, what: str) -> None:
         missing.append((key, f"{BY_KEY[key].title}: {what} ({a3.question(key)})"))
 
+    if state == State.CLOSED and outcome == Outcome.ABANDONED:
+        # Abandoning is possible at any stage: only what was learned is needed.
+        if not a3.follow_up.strip():
+            need("follow_up", "write what was learned, for the next team that tries")
+        return missing
     if state in (State.IN_PROGRESS, State.CONFIRMING, State.CLOSED):
         if not a3.background.strip():
             need("background", "write the background")
@@ -711,10 +794,7 @@ def move(
     missing = [] if backwards else missing_for(a3, state, outcome)
     if missing:
         target = "closed" if state == State.CLOSED else State(state).label.lower()
-        raise A3Error(
-            [("", f"Before this A3 can be {target}, fill in what is missing:")]
-            + [(key, text) for key, text in missing]
-        )
+        raise A3Error([(key, f"Before it can be {target}: {text}") for key, text in missing])
     before = {"state": a3.state_text}
     with transaction.atomic():
         a3.state = state
@@ -919,8 +999,14 @@ def start_cycle(
             "live (the plan can say when that is meant to be).",
             "started_on",
         )
-    scope = f" in {cycle.value}" if cycle.value else ""
-    text = f"PDSA {cycle.number}: {cycle.countermeasure.title}{scope}"[:200]
+    title = cycle.countermeasure.title
+    scope = cycle.scope_label
+    where = f" in {scope}" if cycle.breakdown and scope.lower() not in title.lower() else ""
+    text = (
+        f"PDSA {cycle.number}: {title}{where}"
+        if a3.is_open
+        else f"PDSA {cycle.number} went live ({a3.team.name}'s improvement work)"
+    )[:200]
     with transaction.atomic():
         cycle.annotation = Annotation.objects.create(
             metric=cycle.metric, on=started_on, text=text, author=user
@@ -938,6 +1024,7 @@ def start_cycle(
             f"Cycle {cycle.number} live on {started_on:%d %b %Y}",
             reason="Marked on the chart of " + cycle.metric.name + ".",
             at=at,
+            metric=cycle.metric,
         )
     return cycle
 
@@ -1017,6 +1104,7 @@ def cycle_series(
     )
     rest = _rest(run.pk, definition, total, pilot, cycle.breakdown, cycle.value)
     mine = _data(series_label(cycle.breakdown, cycle.value), pilot)
+    mine = replace(mine, breakdown=cycle.breakdown, value=cycle.value)
     return (
         definition,
         mine,
@@ -1154,7 +1242,10 @@ def study_cycle(
             "Say what the team makes of the data: how does it compare with the prediction?",
         )
     problems.raise_if_any()
-    verdict = verdict_for(cycle, as_of)
+    # The test ran to its end date: later weeks are not its evidence (the live reading on the
+    # cycle's page says what happened since).
+    window = min(as_of or timezone.localdate(), cycle.ended_on or timezone.localdate())
+    verdict = verdict_for(cycle, window)
     if verdict is None:
         raise A3Error(
             f"{cycle.metric.name} has no data for {cycle.scope_label} yet; refresh the metric, "
@@ -1162,7 +1253,7 @@ def study_cycle(
             "study_notes",
         )
     data = verdict.as_data()
-    data["as_of"] = (as_of or timezone.localdate()).isoformat()
+    data["as_of"] = window.isoformat()
     with transaction.atomic():
         cycle.verdict = data
         cycle.study_notes = notes
@@ -1175,6 +1266,7 @@ def study_cycle(
             f"Cycle {cycle.number}: {data['signal_label']}",
             reason=verdict.pilot.sentence,
             at=at,
+            metric=cycle.metric,
         )
     return cycle
 
@@ -1188,10 +1280,12 @@ def act(
     decision: str,
     notes: str,
     *,
+    adopt_anyway: bool = False,
     at: datetime | None = None,
 ) -> PdsaCycle:
     """Act: adopt (the countermeasure is adopted; the metric is rebased at the change date),
-    adapt (plan the next cycle from this one) or abandon."""
+    adapt (plan the next cycle from this one) or abandon. Adopting a change the data did not
+    show working needs saying so (`adopt_anyway`): the chart is not rebased for it."""
     a3 = cycle.a3
     _may_edit(user, a3)
     problems = Problems()
@@ -1207,6 +1301,20 @@ def act(
     notes = (notes or "").strip()
     if not notes:
         problems.add("act_notes", "Say why, and what happens next.")
+    shown = cycle.verdict.get("signal") == study_rules.PREDICTED
+    if (
+        decision == Decision.ADOPT
+        and cycle.studied_at is not None
+        and not shown
+        and not adopt_anyway
+    ):
+        label = cycle.verdict.get("signal_label", "no verdict").lower()
+        problems.add(
+            "adopt_anyway",
+            f"The data does not show this change working ({label}). To adopt it all the same "
+            "(for reasons the chart cannot see), tick “Adopt although the data does not show "
+            "it” and say why in the notes; the metric is then not rebased.",
+        )
     problems.raise_if_any()
     today = at.date() if at else timezone.localdate()
     countermeasure = cycle.countermeasure
@@ -1216,7 +1324,8 @@ def act(
         cycle.decided_on = today
         if decision == Decision.ADOPT:
             countermeasure.status = CountermeasureStatus.ADOPTED
-            cycle.rebase_pending = True
+            # The chart is rebased where the data shows the process changed, and only there.
+            cycle.rebase_pending = shown
         elif decision == Decision.ABANDON:
             others = countermeasure.cycles.exclude(pk=cycle.pk).filter(decision="")
             if not others.exists():
@@ -1231,8 +1340,12 @@ def act(
             reason=notes,
             at=at,
         )
-    if decision == Decision.ADOPT and cycle.metric.can_change(user):
-        apply_rebase(user, cycle, at=at)
+    if cycle.rebase_pending and cycle.metric.can_change(user):
+        try:
+            apply_rebase(user, cycle, at=at)
+        except A3Error:
+            # The decision stands; the rebase stays pending, for the steward to apply.
+            log.warning("rebasing %s after PDSA %s failed", cycle.metric.slug, cycle.pk)
     return cycle
 
 
@@ -1257,9 +1370,15 @@ def apply_rebase(user: User | None, cycle: PdsaCycle, *, at: datetime | None = N
         raise A3Error("This cycle has no rebase waiting.", "")
     assert cycle.started_on is not None
     definition = metric.definition()
-    rebases = [r for r in definition.chart.rebases if r.on != cycle.started_on]
+    # A pilot's adopted change rebases the pilot's series only: the rest did not change.
+    scope = (cycle.breakdown, cycle.value)
+    rebases = [
+        r
+        for r in definition.chart.rebases
+        if not (r.on == cycle.started_on and (r.breakdown, r.value) == scope)
+    ]
     reason = rebase_reason(cycle)
-    rebases.append(Rebase(cycle.started_on, reason))
+    rebases.append(Rebase(cycle.started_on, reason, *scope))
     rebases.sort(key=lambda r: r.on)
     chart: ChartSettings = definition.chart
     changed = definition.with_changes(
@@ -1280,6 +1399,7 @@ def apply_rebase(user: User | None, cycle: PdsaCycle, *, at: datetime | None = N
             f"{metric.name} rebased at {cycle.started_on:%d %b %Y}",
             reason=reason,
             at=at,
+            metric=metric,
         )
     return cycle
 

@@ -6,9 +6,12 @@ A change is judged on the metric's own chart, never on two numbers before and af
    the mean and process limits of the process as it was, extended over the points since.
 2. The SPC rules (a point beyond a limit, a trend, two of three near a limit, a shift of 7 on one
    side of the mean) are read on the points since the change, in the direction the team
-   predicted: special cause that way is evidence the change worked; special cause the other way
-   is evidence it made things worse; none, after 7 or more points, says the chart sees no
-   difference yet. Fewer than 7 points without a point beyond a limit are "too soon to tell".
+   predicted. Sustained special cause that way (a shift or a trend, two or more points beyond
+   a limit, or three or more flagged points) is evidence the change worked; sustained special
+   cause the other way, that it made things worse. A single flagged point is a one-off, named
+   but not a verdict. Without sustained special cause, 7 or more points since the change say
+   the chart sees no difference; fewer are "too soon to tell". (A run that began just before
+   the change also flags the points after it.)
 3. The chart is drawn rebased at the change date, so the new process's own mean and limits show
    where it settled; the new mean is compared with the predicted value, if one was given.
 
@@ -28,6 +31,7 @@ from datetime import date
 from typing import Any
 
 from civicloop.metrics.definition import Direction, MetricDefinition, Rebase
+from civicloop.metrics.periods import period_last_day
 from civicloop.metrics.spc import SeriesInput, analyse_one
 from civicloop.spc import SpcResult
 from civicloop.spc.constants import MIN_RELIABLE_POINTS
@@ -68,6 +72,10 @@ class SeriesData:
     values: Sequence[float | None]
     numerators: Sequence[float | None] = ()
     denominators: Sequence[float | None] = ()
+    # The series' breakdown value ("" for the total or the rest): a rebase scoped to one
+    # value applies to that value's series only.
+    breakdown: str = ""
+    value: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,7 @@ class Verdict:
     prediction_sentence: str = ""
     comparison_sentence: str = ""
     warnings: tuple[str, ...] = field(default=())
+    label: str = ""  # the verdict in a few words, qualified when the rest moved as much
 
     def as_data(self) -> dict[str, Any]:
         """What is kept with the cycle: the verdict as it was when the team studied it."""
@@ -116,7 +125,7 @@ class Verdict:
             "direction": self.direction,
             "predicted_value": self.predicted_value,
             "signal": self.pilot.signal,
-            "signal_label": SIGNAL_LABELS[self.pilot.signal],
+            "signal_label": self.label or SIGNAL_LABELS[self.pilot.signal],
             "headline": self.headline,
             "prediction_sentence": self.prediction_sentence,
             "comparison_sentence": self.comparison_sentence,
@@ -172,7 +181,13 @@ def judge(
     if direction not in ("decrease", "increase"):
         raise ValueError(f"direction {direction!r}: give 'decrease' or 'increase'")
     periods = list(series.periods)
-    cut = len(periods) if as_of is None else sum(1 for p in periods if p <= as_of)
+    grain = definition.time.grain
+    # Cut at a date, a period counts once it is over (a week starting that day is not).
+    cut = (
+        len(periods)
+        if as_of is None
+        else sum(1 for p in periods if period_last_day(p, grain) <= as_of)
+    )
     periods = periods[:cut]
     values = list(series.values)[:cut]
     nums = list(series.numerators)[:cut] if series.numerators else []
@@ -181,7 +196,7 @@ def judge(
     # The process before the change starts at the metric's last rebase before the change.
     start = 0
     for rebase in definition.chart.rebases:
-        if rebase.on < change_on:
+        if rebase.on < change_on and rebase.applies_to(series.breakdown, series.value):
             index = next((i for i, p in enumerate(periods) if p >= rebase.on), None)
             if index is not None and index <= change:
                 start = max(start, index)
@@ -225,6 +240,17 @@ def judge(
             f"{series.label}: the limits come from {before} points before the change; "
             f"{MIN_RELIABLE_POINTS} or more make them reliable."
         )
+    unstable = sum(
+        1
+        for kind in frozen.types[:offset]
+        if kind in ("special_cause_improvement", "special_cause_concern")
+    )
+    if unstable:
+        warnings.append(
+            f"{series.label}: the process before the change was not stable ({unstable} of "
+            f"{before} points before it show special cause), so its limits, and the verdict "
+            "read against them, are less reliable."
+        )
     base = Judgement(
         series.label,
         NO_DATA,
@@ -253,7 +279,7 @@ def judge(
     for i, (kind, rule) in enumerate(zip(types, rules, strict=True)):
         if kind in kinds and rule:
             seen[kinds[kind]].append((i, rule))
-    grain = definition.time.grain.value
+    grain_word = grain.value
     moved = _moved(before_mean, after_mean, unit, decimals)
     sides = [side for side in (PREDICTED, AGAINST) if _sustained(seen[side])]
     if sides:
@@ -265,7 +291,7 @@ def judge(
         way = "down" if (direction == "decrease") == (signal == PREDICTED) else "up"
         sentence = (
             f"{series.label}: special cause {way} since the change. {len(hits)} of {after} "
-            f"{grain}s are flagged ({_counted(hits)}), the first on {first:%d %b %Y}. {moved}."
+            f"{grain_word}s are flagged ({_counted(hits)}), the first on {first:%d %b %Y}. {moved}."
         )
         return replace(
             base,
@@ -282,13 +308,13 @@ def judge(
         aside = f" ({_plural(len(blips), 'point')} flagged, on {days}: a one-off, not a change)"
     if after < SHIFT_POINTS:
         sentence = (
-            f"{series.label}: {_plural(after, grain)} since the change and no sustained special "
-            f"cause{aside}; a shift needs {SHIFT_POINTS} points, so it is too soon to tell. "
-            f"{moved}."
+            f"{series.label}: {_plural(after, grain_word)} since the change and no sustained "
+            f"special cause{aside}; a shift needs {SHIFT_POINTS} points, so it is too soon to "
+            f"tell. {moved}."
         )
         return replace(base, signal=TOO_SOON, sentence=sentence, after_mean=after_mean)
     sentence = (
-        f"{series.label}: no sustained special cause in {after} {grain}s since the change"
+        f"{series.label}: no sustained special cause in {after} {grain_word}s since the change"
         f"{aside}; the points vary around the old mean as before. {moved}."
     )
     return replace(base, signal=NO_SIGNAL, sentence=sentence, after_mean=after_mean)
@@ -355,13 +381,19 @@ def study(
     mine = judge(definition, pilot, change_on, direction, as_of=as_of)
     other = judge(definition, rest, change_on, direction, as_of=as_of) if rest else None
     unit, decimals = definition.unit, definition.decimals
-    headline = f"{SIGNAL_LABELS[mine.signal]}. {mine.sentence}"
+    label = SIGNAL_LABELS[mine.signal]
+    if (
+        other is not None
+        and mine.signal == PREDICTED
+        and other.signal == PREDICTED
+        and not _far_less(mine, other)
+    ):
+        label += ", but the rest moved as much"
+    headline = f"{label}. {mine.sentence}"
     prediction = _prediction_sentence(mine, direction, predicted_value, unit, decimals)
     comparison = ""
     if other is not None and mine.signal == PREDICTED:
         comparison = _compare(mine, other, definition.time.grain.value)
-    elif other is not None and mine.signal in (NO_SIGNAL, TOO_SOON):
-        comparison = f"{other.label}: {SIGNAL_LABELS[other.signal].lower()}."
     warnings = tuple(mine.warnings) + (tuple(other.warnings) if other else ())
     return Verdict(
         change_on,
@@ -375,7 +407,14 @@ def study(
         prediction,
         comparison,
         warnings,
+        label,
     )
+
+
+def _far_less(mine: Judgement, other: Judgement) -> bool:
+    """The rest's mean moved less than half as much as the pilot's."""
+    mine_pct, other_pct = mine.change_percent, other.change_percent
+    return mine_pct is not None and other_pct is not None and abs(other_pct) < abs(mine_pct) / 2
 
 
 def _compare(mine: Judgement, other: Judgement, grain: str) -> str:
@@ -386,7 +425,7 @@ def _compare(mine: Judgement, other: Judgement, grain: str) -> str:
             "change rather than at something that moved everywhere."
         )
     mine_pct, other_pct = mine.change_percent, other.change_percent
-    if mine_pct is not None and other_pct is not None and abs(other_pct) < abs(mine_pct) / 2:
+    if mine_pct is not None and other_pct is not None and _far_less(mine, other):
         return (
             f"{other.label} moved the same way, but far less (mean {other_pct:+.0f}% against "
             f"{mine_pct:+.0f}%): the change explains most of the shift, and something else a "
@@ -422,6 +461,8 @@ def _prediction_sentence(
             "as good or better."
         )
     gap = number(abs(j.after_mean - predicted), decimals + 1)
+    if gap == "0":
+        return f"{said} It predicted a mean of {aim}{suffix}, and the new mean is {new}{suffix}."
     return (
         f"{said} It predicted a mean of {aim}{suffix}; the new mean is {new}{suffix}, "
         f"{gap}{suffix} short of the prediction."

@@ -3,6 +3,7 @@ change it (403 otherwise), hand the input to a service, render its answer or its
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
@@ -53,6 +54,18 @@ if TYPE_CHECKING:
     from civicloop.accounts.models import User
 
 STEPS = (("plan", "Plan"), ("do", "Do"), ("study", "Study"), ("act", "Act"))
+
+
+def _steps(stage: str) -> list[tuple[str, str, str]]:
+    """Each step done, current or to do (a decided cycle has every step done)."""
+    order = [key for key, _ in STEPS] + ["done"]
+    at = order.index(stage)
+    return [
+        (key, label, "done" if i < at else "current" if i == at else "todo")
+        for i, (key, label) in enumerate(STEPS)
+    ]
+
+
 TEXT_SECTIONS = ("background", "current_condition", "goal", "follow_up")
 
 
@@ -71,10 +84,36 @@ def _visible_a3(request: HttpRequest, pk: int) -> A3:
     return a3
 
 
+class ClosedA3(Exception):
+    def __init__(self, a3: A3) -> None:
+        super().__init__(a3.title)
+        self.a3 = a3
+
+
+def open_a3(view: Any) -> Any:
+    """A view that changes an A3: a closed one is a record, so back to its page, saying so."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return cast(HttpResponse, view(request, *args, **kwargs))
+        except ClosedA3 as closed:
+            messages.error(
+                request,
+                f"“{closed.a3.title}” is closed ({closed.a3.state_text.lower()}): it is a "
+                "record now, and nothing on it changes.",
+            )
+            return redirect(closed.a3.get_absolute_url())
+
+    return wrapped
+
+
 def _editable_a3(request: HttpRequest, pk: int) -> A3:
     a3 = _visible_a3(request, pk)
     if not a3.can_change(_user(request)):
         raise PermissionDenied
+    if a3.is_closed:
+        raise ClosedA3(a3)
     return a3
 
 
@@ -91,6 +130,8 @@ def _editable_cycle(request: HttpRequest, pk: int) -> PdsaCycle:
     cycle = _visible_cycle(request, pk)
     if not cycle.a3.can_change(_user(request)):
         raise PermissionDenied
+    if cycle.a3.is_closed:
+        raise ClosedA3(cycle.a3)
     return cycle
 
 
@@ -230,7 +271,9 @@ def a3_detail(request: HttpRequest, pk: int, fmt: str = Format.HTML) -> HttpResp
         **data,
         "nav": "improvement",
         "has_causes": any(b["causes"] for b in root["fishbone"]),
-        "fishbone_svg": fishbone.fishbone_svg(root["problem"], root["fishbone"]),
+        "fishbone_svg": fishbone.fishbone_svg(
+            root["problem"], root["fishbone"], width=760, cause_chars=30, room=200, text=12.5
+        ),
         "can_change": can_change,
         "state_form": StateForm(choices=_state_choices(a3)) if can_change else None,
         "chart_form": ChartForm(user=user) if can_change else None,
@@ -255,6 +298,7 @@ def _state_choices(a3: A3) -> list[tuple[str, str]]:
 
 
 @require_http_methods(["GET", "POST"])
+@open_a3
 def a3_edit(request: HttpRequest, pk: int) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     user = _user(request)
@@ -279,8 +323,11 @@ def a3_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def a3_sharing(request: HttpRequest, pk: int) -> HttpResponse:
-    a3 = _editable_a3(request, pk)
+    """Sharing works on a closed A3 too: other teams may learn from the record."""
+    a3 = _visible_a3(request, pk)
     user = _user(request)
+    if not a3.can_change(user):
+        raise PermissionDenied
     form = SharingForm(
         request.POST or None,
         a3=a3,
@@ -289,13 +336,11 @@ def a3_sharing(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_a3(
+            services.share_a3(
                 user,
                 a3,
-                {
-                    "is_open": form.cleaned_data["is_open"],
-                    "shared_with": list(form.cleaned_data["shared_with"]),
-                },
+                is_open=form.cleaned_data["is_open"],
+                shared_with=list(form.cleaned_data["shared_with"]),
             )
         except services.A3Error as error:
             add_problems(form, error)
@@ -310,6 +355,7 @@ def a3_sharing(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@open_a3
 def a3_section(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     if key not in TEXT_SECTIONS:
         raise Http404("No such section.")
@@ -330,7 +376,7 @@ def a3_section(request: HttpRequest, pk: int, key: str) -> HttpResponse:
         try:
             services.update_a3(user, a3, form.values(), reason=form.cleaned_data["reason"])
         except services.A3Error as error:
-            add_problems(form, error)
+            add_problems(form, error, {key: "text"})
         else:
             messages.success(request, f"{BY_KEY[key].title} saved.")
             return redirect(f"{a3.get_absolute_url()}#{key}")
@@ -348,6 +394,7 @@ def a3_section(request: HttpRequest, pk: int, key: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@open_a3
 def a3_root_causes(request: HttpRequest, pk: int) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     user = _user(request)
@@ -369,7 +416,8 @@ def a3_root_causes(request: HttpRequest, pk: int) -> HttpResponse:
                 causes=form.causes(),
             )
         except services.A3Error as error:
-            add_problems(form, error)
+            names = {f"causes_{c}": f"causes_{i}" for i, c in enumerate(form.categories)}
+            add_problems(form, error, names)
         else:
             messages.success(request, "Root-cause analysis saved.")
             return redirect(f"{a3.get_absolute_url()}#root_cause")
@@ -380,26 +428,43 @@ def a3_root_causes(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
+@open_a3
 def a3_chart_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a metric's chart to the current condition; a refusal comes back on this form's
+    fields with what was typed."""
     a3 = _editable_a3(request, pk)
     user = _user(request)
-    back = f"{a3.get_absolute_url()}#current_condition"
-    form = ChartForm(request.POST, user=user)
-    if not form.is_valid() or form.cleaned_data["metric"] is None:
-        messages.error(request, "The chart was not added: choose a metric you may see.")
-        return redirect(back)
-    metric = form.cleaned_data["metric"]
-    try:
-        breakdown, value = find_series(metric, form.cleaned_data["value"])
-        services.link_metric(user, a3, metric, breakdown, value)
-    except services.A3Error as error:
-        return _refused(request, error, back)
-    messages.success(request, f"Chart of {metric.name} added to the current condition.")
-    return redirect(back)
+    form = ChartForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        metric = form.cleaned_data["metric"]
+        if metric is None:
+            form.add_error("metric", "Choose the metric whose chart shows the current condition.")
+        else:
+            try:
+                breakdown, value = find_series(metric, form.cleaned_data["value"])
+                services.link_metric(user, a3, metric, breakdown, value)
+            except services.A3Error as error:
+                add_problems(form, error)
+            else:
+                messages.success(request, f"Chart of {metric.name} added to the current condition.")
+                return redirect(f"{a3.get_absolute_url()}#current_condition")
+    return render(
+        request,
+        "improvement/section_form.html",
+        {
+            "form": form,
+            "a3": a3,
+            "heading": "Add a metric's chart",
+            "question": a3.question("current_condition"),
+            "nav": "improvement",
+        },
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @require_POST
+@open_a3
 def a3_chart_remove(request: HttpRequest, pk: int, link: int) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     chosen = get_object_or_404(A3Metric, a3=a3, pk=link)
@@ -413,6 +478,7 @@ def a3_chart_remove(request: HttpRequest, pk: int, link: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@open_a3
 def a3_voice_add(request: HttpRequest, pk: int) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     form = VoiceForm(request.POST or None, initial={"section": request.GET.get("section")})
@@ -432,6 +498,7 @@ def a3_voice_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@open_a3
 def a3_voice_remove(request: HttpRequest, pk: int, voice: int) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     chosen = get_object_or_404(CustomerVoice, a3=a3, pk=voice)
@@ -444,6 +511,7 @@ def a3_voice_remove(request: HttpRequest, pk: int, voice: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@open_a3
 def countermeasure_edit(request: HttpRequest, pk: int, cm: int | None = None) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     countermeasure = get_object_or_404(Countermeasure, a3=a3, pk=cm) if cm is not None else None
@@ -479,6 +547,7 @@ def countermeasure_edit(request: HttpRequest, pk: int, cm: int | None = None) ->
 
 
 @require_http_methods(["GET", "POST"])
+@open_a3
 def action_edit(request: HttpRequest, pk: int, action: int | None = None) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     chosen = get_object_or_404(PlanAction, a3=a3, pk=action) if action is not None else None
@@ -515,6 +584,7 @@ def action_edit(request: HttpRequest, pk: int, action: int | None = None) -> Htt
 
 
 @require_POST
+@open_a3
 def action_done(request: HttpRequest, pk: int, action: int) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     chosen = get_object_or_404(PlanAction, a3=a3, pk=action)
@@ -528,14 +598,15 @@ def action_done(request: HttpRequest, pk: int, action: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@open_a3
 def a3_state(request: HttpRequest, pk: int) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     form = StateForm(request.POST or None, choices=_state_choices(a3))
     if request.method == "POST" and form.is_valid():
         state = form.cleaned_data["state"]
         outcome = form.cleaned_data["outcome"]
-        if state == State.CLOSED and not outcome and State(a3.state) != State.CONFIRMING:
-            outcome = Outcome.ABANDONED
+        if state == State.CLOSED and State(a3.state) != State.CONFIRMING:
+            outcome = Outcome.ABANDONED  # only a confirmed effect closes as adopted
         try:
             services.move(
                 _user(request), a3, state, outcome=outcome, reason=form.cleaned_data["reason"]
@@ -580,6 +651,7 @@ def a3_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@open_a3
 def cycle_new(request: HttpRequest, pk: int, cm: int) -> HttpResponse:
     a3 = _editable_a3(request, pk)
     countermeasure = get_object_or_404(Countermeasure, a3=a3, pk=cm)
@@ -587,8 +659,12 @@ def cycle_new(request: HttpRequest, pk: int, cm: int) -> HttpResponse:
     previous = None
     after = request.GET.get("after") or request.POST.get("after")
     if after:
-        previous = get_object_or_404(PdsaCycle, countermeasure=countermeasure, pk=after)
+        # The next cycle may test the same countermeasure, adapted, or another one.
+        previous = get_object_or_404(PdsaCycle, countermeasure__a3=a3, pk=after)
     initial: dict[str, Any] = {}
+    first = a3.metric_links.select_related("metric").first()
+    if first is not None and first.metric.can_view(user):
+        initial = {"metric": first.metric, "value": first.value}
     if previous is not None:
         initial = {
             "metric": previous.metric,
@@ -633,7 +709,7 @@ def cycle_detail(request: HttpRequest, pk: int, fmt: str = Format.HTML) -> HttpR
         "cycle": data,
         "a3": a3,
         "nav": "improvement",
-        "steps": STEPS,
+        "steps": _steps(cycle.stage),
         "can_change": can_change,
         "can_rebase": cycle.rebase_pending and cycle.metric.can_change(user),
         "start_form": StartForm(initial={"started_on": cycle.planned_start})
@@ -647,6 +723,7 @@ def cycle_detail(request: HttpRequest, pk: int, fmt: str = Format.HTML) -> HttpR
 
 
 @require_http_methods(["GET", "POST"])
+@open_a3
 def cycle_plan(request: HttpRequest, pk: int) -> HttpResponse:
     cycle = _editable_cycle(request, pk)
     user = _user(request)
@@ -707,7 +784,7 @@ def _cycle_step(
         "cycle": data,
         "a3": cycle.a3,
         "nav": "improvement",
-        "steps": STEPS,
+        "steps": _steps(cycle.stage),
         "can_change": True,
         "can_rebase": False,
         key: form,
@@ -716,6 +793,7 @@ def _cycle_step(
 
 
 @require_POST
+@open_a3
 def cycle_start(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     return _cycle_step(
@@ -728,6 +806,7 @@ def cycle_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@open_a3
 def cycle_do(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     return _cycle_step(
@@ -740,6 +819,7 @@ def cycle_do(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@open_a3
 def cycle_study(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     return _cycle_step(
@@ -752,11 +832,18 @@ def cycle_study(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@open_a3
 def cycle_act(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
 
     def step(cycle: PdsaCycle, data: dict[str, Any]) -> None:
-        services.act(user, cycle, data["decision"], data["act_notes"])
+        services.act(
+            user,
+            cycle,
+            data["decision"],
+            data["act_notes"],
+            adopt_anyway=data.get("adopt_anyway", False),
+        )
         if cycle.rebase_version is not None:
             worker.enqueue_metric_refresh()
 

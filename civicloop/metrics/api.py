@@ -200,6 +200,8 @@ def metric_detail_data(
             values,
             list(series.numerators) if series and shown_parts else (),
             list(series.denominators) if series and shown_parts else (),
+            breakdown=series.breakdown if series else "",
+            value=series.value if series else "",
         )
     )
     result = spc.result

@@ -185,8 +185,20 @@ class Target:
 
 @dataclass(frozen=True)
 class Rebase:
+    """A date the process changed. With a breakdown value (a pilot's district, say), only
+    that value's series starts a new group there: the rest of the metric did not change."""
+
     on: date
     reason: str
+    breakdown: str = ""
+    value: str = ""
+
+    def applies_to(self, breakdown: str, value: str) -> bool:
+        return not self.breakdown or (self.breakdown, self.value) == (breakdown, value)
+
+    @property
+    def scope(self) -> str:
+        return f"{self.breakdown} = {self.value}" if self.breakdown else ""
 
 
 @dataclass(frozen=True)
@@ -523,15 +535,23 @@ def _read_chart(r: _Reader, data: Any) -> ChartSettings:
         items = []
     for index, item in enumerate(items):
         path = f"chart.rebases[{index}]"
-        item = r.mapping(item, path, ("date", "reason"))
+        item = r.mapping(item, path, ("date", "reason", "breakdown", "value"))
         on = r.day(item.get("date"), f"{path}.date") if "date" in item else None
         if "date" not in item:
             r.fail(f"{path}.date", "is required: the date the process changed")
         reason = r.text(item, "reason", path, required=True, limit=500)
+        breakdown = str(item.get("breakdown") or "").strip()
+        value = str(item.get("value") or "").strip()
+        if bool(breakdown) != bool(value):
+            r.fail(
+                path,
+                "give both breakdown and value (e.g. breakdown: district, value: District 3) "
+                "to rebase one breakdown value's series, or neither to rebase every series",
+            )
         if on is not None and reason:
-            rebases.append(Rebase(on, reason))
-    if len({rb.on for rb in rebases}) != len(rebases):
-        r.fail("chart.rebases", "each date may appear once")
+            rebases.append(Rebase(on, reason, breakdown, value))
+    if len({(rb.on, rb.breakdown, rb.value) for rb in rebases}) != len(rebases):
+        r.fail("chart.rebases", "each date may appear once (per breakdown value)")
     return ChartSettings(
         kind,
         baseline,
@@ -583,6 +603,13 @@ def parse_definition(data: Any) -> MetricDefinition:
     direction = r.choice(data, "direction", "", Direction, Direction.NEUTRAL)
     target = _read_target(r, data.get("target"))
     chart = _read_chart(r, data.get("chart"))
+    for index, rebase in enumerate(chart.rebases):
+        if rebase.breakdown and rebase.breakdown not in breakdowns:
+            r.fail(
+                f"chart.rebases[{index}].breakdown",
+                f"{rebase.breakdown!r} is not one of the metric's breakdowns "
+                f"({', '.join(breakdowns) or 'it has none'})",
+            )
     if chart.type.needs_denominator and (
         calculation is None or calculation.kind is CalculationKind.SIMPLE
     ):
@@ -732,7 +759,9 @@ def definition_to_dict(d: MetricDefinition) -> dict[str, Any]:
         chart["screening"] = False
     if d.chart.rebases:
         chart["rebases"] = [
-            {"date": rb.on.isoformat(), "reason": rb.reason} for rb in d.chart.rebases
+            {"date": rb.on.isoformat(), "reason": rb.reason}
+            | ({"breakdown": rb.breakdown, "value": rb.value} if rb.breakdown else {})
+            for rb in d.chart.rebases
         ]
     if chart:
         out["chart"] = chart

@@ -104,7 +104,10 @@ def describe(definition: MetricDefinition) -> list[str]:
                 f"Target: {_number(definition.target.value)} {definition.unit}.".replace(" .", ".")
             )
     for rebase in definition.chart.rebases:
-        out.append(f"The chart starts a new baseline on {rebase.on:%d %b %Y}: {rebase.reason}.")
+        where = f" for {rebase.value} ({rebase.breakdown})" if rebase.breakdown else ""
+        out.append(
+            f"The chart starts a new baseline{where} on {rebase.on:%d %b %Y}: {rebase.reason}."
+        )
     if definition.suppress_below and definition.public:
         out.append(
             f"On public pages, counts below {definition.suppress_below} are hidden to protect "

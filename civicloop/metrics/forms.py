@@ -58,7 +58,12 @@ class YamlDefinitionForm(forms.Form):
 
 def _rebase_lines(definition: dict[str, Any]) -> str:
     items = definition.get("chart", {}).get("rebases", [])
-    return "\n".join(f"{item['date']}: {item['reason']}" for item in items)
+    return "\n".join(
+        f"{item['date']}"
+        + (f" [{item['breakdown']} = {item['value']}]" if item.get("breakdown") else "")
+        + f": {item['reason']}"
+        for item in items
+    )
 
 
 class EditDefinitionForm(forms.Form):
@@ -133,7 +138,8 @@ class EditDefinitionForm(forms.Form):
         label="Rebase dates",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line, as YYYY-MM-DD: reason (e.g. 2025-03-03: dumping pilot began).",
+        help_text="One per line, as YYYY-MM-DD: reason (e.g. 2025-03-03: dumping pilot began); "
+        "for one breakdown value only, YYYY-MM-DD [district = District 3]: reason.",
     )
     public = forms.BooleanField(label="Publish on the public site", required=False)
     suppress_below = forms.IntegerField(
@@ -184,6 +190,10 @@ class EditDefinitionForm(forms.Form):
             if not line.strip():
                 continue
             day, sep, reason = line.partition(":")
+            scope = ""
+            if "[" in day:
+                day, _, scope = day.partition("[")
+                scope = scope.rstrip().rstrip("]")
             try:
                 parsed = date.fromisoformat(day.strip())
             except ValueError:
@@ -195,7 +205,15 @@ class EditDefinitionForm(forms.Form):
                     f"Line {number}: give the reason after the date, e.g. "
                     f"{parsed.isoformat()}: new crews started."
                 )
-            out.append({"date": parsed.isoformat(), "reason": reason.strip()})
+            item = {"date": parsed.isoformat(), "reason": reason.strip()}
+            if scope:
+                breakdown, equals, value = scope.partition("=")
+                if not equals or not breakdown.strip() or not value.strip():
+                    raise forms.ValidationError(
+                        f"Line {number}: write the breakdown value as [district = District 3]."
+                    )
+                item.update(breakdown=breakdown.strip(), value=value.strip())
+            out.append(item)
         return out
 
     def merged(self, current: dict[str, Any]) -> dict[str, Any]:

@@ -262,7 +262,15 @@ class Annotation(models.Model):
         return f"{self.metric}: {self.on} {self.text}"
 
     def can_delete(self, user: User) -> bool:
+        if self.is_pdsa_change():
+            return False  # the record of a tested change: its A3 keeps the story
         return bool(
             user.is_authenticated
             and (user.pk == self.author_id or self.metric.can_change(user) or user.is_superuser)
         )
+
+    def is_pdsa_change(self) -> bool:
+        """Whether a PDSA cycle put this event on the chart (the day its change went live)."""
+        from civicloop.improvement.models import PdsaCycle
+
+        return PdsaCycle.objects.filter(annotation=self).exists()

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from civicloop.metrics.definition import ChartType, Direction, MetricDefinition
+from civicloop.metrics.definition import ChartType, Direction, MetricDefinition, Rebase
 from civicloop.spc import SpcResult, analyse_many
 from civicloop.spc import chart as spc_chart
 from civicloop.spc.describe import Explanation, explain
@@ -42,6 +42,15 @@ class SeriesInput:
     # a key result's target. `own_direction` stands in for a neutral metric's direction.
     own_target: float | None = None
     own_direction: str | None = None
+    # Which series this is ("" for the total): a rebase scoped to one breakdown value applies
+    # to that value's series only.
+    breakdown: str = ""
+    value: str = ""
+
+    def rebases(self) -> list[Rebase]:
+        return [
+            r for r in self.definition.chart.rebases if r.applies_to(self.breakdown, self.value)
+        ]
 
     def target_at_end(self) -> float | None:
         if self.own_target is not None:
@@ -119,8 +128,7 @@ def analyse_series(items: Sequence[SeriesInput], *, grain: str | None = None) ->
             baseline=[item.definition.chart.baseline_points for item in group],
             screen=[item.definition.chart.screening for item in group],
             rebase=[
-                rebase_positions(item.periods, [r.on for r in item.definition.chart.rebases])
-                for item in group
+                rebase_positions(item.periods, [r.on for r in item.rebases()]) for item in group
             ],
         )
         for k, (i, item) in enumerate(zip(indexes, group, strict=True)):
@@ -141,10 +149,10 @@ def analyse_series(items: Sequence[SeriesInput], *, grain: str | None = None) ->
                     else (target_def.value_on(p) if target_def else None)
                     for p in item.periods
                 ],
-                rebases=[(r.on, r.reason) for r in d.chart.rebases],
+                rebases=[(r.on, r.reason) for r in item.rebases()],
                 applied_rebases=[
                     (r.on, r.reason)
-                    for r in d.chart.rebases
+                    for r in item.rebases()
                     if rebase_positions(item.periods, [r.on])
                 ],
             )

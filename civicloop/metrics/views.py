@@ -170,11 +170,22 @@ def _pending_rebases(metric: Metric, user: User) -> list[Any]:
         return []
     from civicloop.improvement.models import PdsaCycle
 
-    return list(
-        PdsaCycle.objects.filter(metric=metric, rebase_pending=True).select_related(
-            "countermeasure__a3"
-        )
+    cycles = PdsaCycle.objects.filter(metric=metric, rebase_pending=True).select_related(
+        "countermeasure__a3__team"
     )
+    return [
+        {
+            "pk": c.pk,
+            "number": c.number,
+            "started_on": c.started_on,
+            "started_text": f"{c.started_on:%d %b %Y}" if c.started_on else "",
+            "verdict": c.verdict.get("headline", ""),
+            # The A3 is named only to a steward who may read it.
+            "a3": c.countermeasure.a3.title if c.countermeasure.a3.can_view(user) else None,
+            "change": c.countermeasure.title if c.countermeasure.a3.can_view(user) else None,
+        }
+        for c in cycles
+    ]
 
 
 def _series_query(series: dict[str, Any]) -> str:

@@ -185,6 +185,32 @@ CHECKIN_FORM = {"value": "8", "confidence": "at_risk", "note": "A slow start."}
 GOVERNANCE_FORM = {"objectives_changed_by": "members", "checkin_every_days": "14"}
 CLOSE_FORM = {"reflection": "Crews moved to bins; fly-tips waited."}  # + a decision per KR
 
+# Improvement work. Team Clean's A3 (not shared) is read by the team's people and does not
+# exist for the outsider (404); its leads and members change it, viewers and guests are refused
+# (403). Its cycles are judged on Team Clean's metric; "<owner>" and "<metric>" in a form are
+# filled in by _resolve_data (the editor, and the metric's id). Placeholders in the URL ("a3",
+# "cm", "cycle-plan"...) are made by _make_a3: a cycle at each step, so that each step's POST
+# is one the cycle may take. Only the metric's steward (the lead) applies an adopted change's
+# rebase; the A3's editor is refused it (403).
+A3_PAGE = {"pk": "a3"}
+A3_READS = {**TEAM_READS}
+A3_EDITS = {**TEAM_EDITS}
+A3_EDIT_POSTED = {**TEAM_EDIT_POSTED}
+A3_REBASES = {**TEAM_MANAGE_POSTED}
+# The A3 already charts the metric's total: adding it again is refused on the form (400), so
+# those who may edit reach the form and those who may not are stopped before it.
+A3_CHART_POSTED = {**TEAM_EDITS, "lead": 400, "editor": 400}
+A3_NEW_FORM = {"title": "Fly-tips wait a week in South", "owner": ""}
+A3_HEADER_FORM = {"title": "Litter waits for the weekly round", "owner": "<owner>"}
+A3_TEMPLATE_FORM = {"name": "Street services A3", "fishbone_categories": "Crews\nPlace"}
+A3_CYCLE_FORM = {
+    "change": "Weekend sweeps",
+    "metric": "<metric>",
+    "prediction": "Fewer reports each week.",
+    "predicted_direction": "decrease",
+}
+A3_ACTION_FORM = {"what": "Brief the crews", "owner": "<owner>", "due_on": "2026-03-02"}
+
 CASES = [
     Case("organizations:my_teams", "get", EVERYONE_READS),
     Case("organizations:my_teams_json", "get", EVERYONE_READS),
@@ -369,6 +395,129 @@ CASES = [
         PRIVATE_KEY_RESULT,
         CHECKIN_FORM,
     ),
+    Case("improvement:a3_list", "get", EVERYONE_READS),
+    Case("improvement:a3_list_json", "get", EVERYONE_READS),
+    Case("improvement:a3_list_csv", "get", EVERYONE_READS),
+    Case("improvement:team_a3s", "get", A3_READS, TEAM),
+    Case("improvement:a3_new", "get", A3_EDITS, TEAM),
+    Case("improvement:a3_new", "post", A3_EDIT_POSTED, TEAM, A3_NEW_FORM),
+    Case("improvement:template_new", "get", A3_EDITS, TEAM),
+    Case("improvement:template_new", "post", A3_EDIT_POSTED, TEAM, A3_TEMPLATE_FORM),
+    Case("improvement:template_edit", "get", A3_EDITS, {**TEAM, "pk": "template"}),
+    Case(
+        "improvement:template_edit",
+        "post",
+        A3_EDIT_POSTED,
+        {**TEAM, "pk": "template"},
+        A3_TEMPLATE_FORM,
+    ),
+    Case("improvement:a3_detail", "get", A3_READS, A3_PAGE),
+    Case("improvement:a3_detail_json", "get", A3_READS, A3_PAGE),
+    Case("improvement:a3_print", "get", A3_READS, A3_PAGE),
+    Case("improvement:a3_pdf", "get", A3_READS, A3_PAGE),
+    Case("improvement:a3_edit", "get", A3_EDITS, A3_PAGE),
+    Case("improvement:a3_edit", "post", A3_EDIT_POSTED, A3_PAGE, A3_HEADER_FORM),
+    Case("improvement:a3_sharing", "get", A3_EDITS, A3_PAGE),
+    Case("improvement:a3_sharing", "post", A3_EDIT_POSTED, A3_PAGE, {"is_open": "on"}),
+    Case("improvement:a3_state", "get", A3_EDITS, A3_PAGE),
+    Case("improvement:a3_state", "post", A3_EDIT_POSTED, A3_PAGE, {"state": "in_progress"}),
+    Case("improvement:a3_section", "get", A3_EDITS, {**A3_PAGE, "key": "background"}),
+    Case(
+        "improvement:a3_section",
+        "post",
+        A3_EDIT_POSTED,
+        {**A3_PAGE, "key": "background"},
+        {"text": "Litter is what residents report most."},
+    ),
+    Case("improvement:a3_root_causes", "get", A3_EDITS, A3_PAGE),
+    Case(
+        "improvement:a3_root_causes",
+        "post",
+        A3_EDIT_POSTED,
+        A3_PAGE,
+        {"why_1": "Crews reach the street once a week."},
+    ),
+    Case(
+        "improvement:a3_chart_add",
+        "post",
+        A3_CHART_POSTED,
+        A3_PAGE,
+        {"metric": "<metric>", "value": ""},
+    ),
+    Case("improvement:a3_chart_add", "get", A3_EDITS, A3_PAGE),
+    Case("improvement:a3_chart_remove", "post", A3_EDIT_POSTED, {**A3_PAGE, "link": "link"}),
+    Case("improvement:a3_voice_add", "get", A3_EDITS, A3_PAGE),
+    Case(
+        "improvement:a3_voice_add",
+        "post",
+        A3_EDIT_POSTED,
+        A3_PAGE,
+        {"section": "current_condition", "kind": "quote", "text": "The bin overflows."},
+    ),
+    Case("improvement:a3_voice_remove", "post", A3_EDIT_POSTED, {**A3_PAGE, "voice": "voice"}),
+    Case("improvement:countermeasure_new", "get", A3_EDITS, A3_PAGE),
+    Case(
+        "improvement:countermeasure_new",
+        "post",
+        A3_EDIT_POSTED,
+        A3_PAGE,
+        {"title": "Weekend sweeps"},
+    ),
+    Case("improvement:countermeasure_edit", "get", A3_EDITS, {**A3_PAGE, "cm": "cm"}),
+    Case(
+        "improvement:countermeasure_edit",
+        "post",
+        A3_EDIT_POSTED,
+        {**A3_PAGE, "cm": "cm"},
+        {"title": "A crew on litter only"},
+    ),
+    Case("improvement:cycle_new", "get", A3_EDITS, {**A3_PAGE, "cm": "cm"}),
+    Case("improvement:cycle_new", "post", A3_EDIT_POSTED, {**A3_PAGE, "cm": "cm"}, A3_CYCLE_FORM),
+    Case("improvement:action_new", "get", A3_EDITS, A3_PAGE),
+    Case("improvement:action_new", "post", A3_EDIT_POSTED, A3_PAGE, A3_ACTION_FORM),
+    Case("improvement:action_edit", "get", A3_EDITS, {**A3_PAGE, "action": "action"}),
+    Case(
+        "improvement:action_edit",
+        "post",
+        A3_EDIT_POSTED,
+        {**A3_PAGE, "action": "action"},
+        A3_ACTION_FORM,
+    ),
+    Case("improvement:action_done", "post", A3_EDIT_POSTED, {**A3_PAGE, "action": "action"}),
+    Case("improvement:cycle_detail", "get", A3_READS, {"pk": "cycle-plan"}),
+    Case("improvement:cycle_detail_json", "get", A3_READS, {"pk": "cycle-plan"}),
+    Case("improvement:cycle_detail", "get", A3_READS, {"pk": "cycle-act"}),
+    Case("improvement:cycle_plan", "get", A3_EDITS, {"pk": "cycle-plan"}),
+    Case("improvement:cycle_plan", "post", A3_EDIT_POSTED, {"pk": "cycle-plan"}, A3_CYCLE_FORM),
+    Case(
+        "improvement:cycle_start",
+        "post",
+        A3_EDIT_POSTED,
+        {"pk": "cycle-plan"},
+        {"started_on": "2026-01-19"},
+    ),
+    Case(
+        "improvement:cycle_do",
+        "post",
+        A3_EDIT_POSTED,
+        {"pk": "cycle-do"},
+        {"ended_on": "2026-01-25", "what_happened": "Swept every Saturday."},
+    ),
+    Case(
+        "improvement:cycle_study",
+        "post",
+        A3_EDIT_POSTED,
+        {"pk": "cycle-study"},
+        {"study_notes": "Too soon to tell."},
+    ),
+    Case(
+        "improvement:cycle_act",
+        "post",
+        A3_EDIT_POSTED,
+        {"pk": "cycle-act"},
+        {"decision": "adapt", "act_notes": "Try it on weekdays too."},
+    ),
+    Case("improvement:cycle_rebase", "post", A3_REBASES, {"pk": "cycle-rebase"}),
 ]
 
 # Deliberately public pages: sign-in, password reset, the health check.
@@ -381,6 +530,17 @@ PUBLIC = {
     "core:healthz": {},
 }
 
+
+# The improvement pages that need no A3 of their own.
+IMPROVEMENT_LISTS = {
+    "improvement:a3_list",
+    "improvement:a3_list_json",
+    "improvement:a3_list_csv",
+    "improvement:team_a3s",
+    "improvement:a3_new",
+    "improvement:template_new",
+}
+A3_PARTS = ("link", "voice", "cm", "action")
 
 DATA_WITH_LOADS = {
     "datasets:run_detail",
@@ -462,6 +622,90 @@ def _make_okrs(personas) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return made
 
 
+def _make_a3(  # type: ignore[no-untyped-def]
+    personas, request, *, cycle_step: str | None = None, with_data: bool = False
+) -> dict[str, int]:
+    """Team Clean's A3 on litter, ready to move to in progress (every section written), with a
+    chart of the metric, a resident's quote, a template, and a PDSA cycle at each step: planned,
+    started, ended, studied, and adopted with the rebase waiting for the steward (`cycle_step`:
+    only the cycle at that step). `with_data`: four weeks of litter reports (January 2026), for
+    the Study step to read. Returns the placeholders' pks."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from civicloop.improvement import services
+    from civicloop.improvement.models import PdsaCycle
+    from civicloop.metrics import services as metric_services
+    from civicloop.metrics.models import Metric
+
+    folder = request.getfixturevalue("data_dir")
+    _make_metric()
+    if with_data:
+        lines = ["report_id,reported_on,district,bags"]
+        for n in range(56):  # two reports a day, 5 Jan to 1 Feb 2026
+            day = date(2026, 1, 5) + timedelta(days=n // 2)
+            lines.append(f"{n + 1},{day.isoformat()},{'North' if n % 2 else 'South'},2")
+        load_csv(personas.restricted_dataset, "\n".join(lines) + "\n", folder, user=personas.lead)
+        metric_services.refresh()
+    metric = Metric.objects.get(slug=METRIC["slug"])
+    editor = personas.editor
+    template = services.save_template(
+        personas.lead, personas.team, {"name": "Our A3", "fishbone_categories": "Crews\nPlace"}
+    )
+    a3 = services.create_a3(editor, personas.team, {"title": "Litter waits a week"})
+    services.update_a3(
+        editor,
+        a3,
+        {
+            "background": "Litter is what residents report most.",
+            "current_condition": "About 14 reports a week.",
+            "goal": "Under 10 a week.",
+            "goal_metric": metric,
+            "goal_target": 10.0,
+        },
+    )
+    services.set_root_causes(editor, a3, whys=["Crews reach the street once a week."])
+    link = services.link_metric(editor, a3, metric)
+    voice = services.add_voice(editor, a3, {"text": "The bin overflows every weekend."})
+    countermeasure = services.save_countermeasure(editor, a3, {"title": "Weekend sweeps"})
+    action = services.save_action(
+        editor, a3, {"what": "Brief the crews", "owner": editor, "due_on": date(2026, 3, 2)}
+    )
+    plan = {
+        "change": "Weekend sweeps",
+        "metric": metric,
+        "prediction": "Fewer reports each week.",
+        "predicted_direction": "decrease",
+    }
+    cycles = {}
+    for step in ("plan", "do", "study", "act", "rebase"):
+        if cycle_step not in (None, step):
+            continue
+        cycle = services.add_cycle(editor, countermeasure, plan)
+        if step != "plan":
+            services.start_cycle(editor, cycle, date(2026, 1, 19))
+        if step in ("study", "act", "rebase"):
+            services.record_do(editor, cycle, date(2026, 1, 25), "Swept every Saturday.")
+        cycles[f"cycle-{step}"] = cycle.pk
+    # Studied and adopted by hand: the verdict itself is the Study tests' business.
+    PdsaCycle.objects.filter(pk__in=[cycles.get("cycle-act"), cycles.get("cycle-rebase")]).update(
+        studied_at=timezone.now(), verdict={"signal": "too_soon"}, study_notes="Too soon."
+    )
+    PdsaCycle.objects.filter(pk=cycles.get("cycle-rebase")).update(
+        decision="adopt", decided_on=date(2026, 2, 2), rebase_pending=True
+    )
+    return {
+        "a3": a3.pk,
+        "template": template.pk,
+        "link": link.pk,
+        "voice": voice.pk,
+        "cm": countermeasure.pk,
+        "action": action.pk,
+        **cycles,
+    }
+
+
 def _resolve_kwargs(case: Case, personas, request, client) -> dict[str, object]:  # type: ignore[no-untyped-def]
     if case.url_name == "organizations:member_change":
         viewer_membership = Membership.objects.get(team=personas.team, person=personas.viewer)
@@ -474,6 +718,19 @@ def _resolve_kwargs(case: Case, personas, request, client) -> dict[str, object]:
         if kwargs.get("quarter") == "current":
             kwargs["quarter"] = _this_quarter().code
         return kwargs
+    if case.url_name.startswith("improvement:") and case.url_name not in IMPROVEMENT_LISTS:
+        placeholder = str(case.kwargs.get("pk", ""))
+        made = _make_a3(
+            personas,
+            request,
+            cycle_step=placeholder.removeprefix("cycle-")
+            if placeholder.startswith("cycle-")
+            else "",
+            with_data=case.url_name == "improvement:cycle_study",
+        )
+        return {
+            k: made.get(str(v), v) if k in ("pk", *A3_PARTS) else v for k, v in case.kwargs.items()
+        }
     if case.url_name.startswith("datasets:"):
         request.getfixturevalue("data_dir")  # a throwaway warehouse and archive
     if case.url_name.startswith("metrics:") and case.url_name != "metrics:vega_script":
@@ -538,6 +795,12 @@ def _resolve_data(case: Case, personas, client) -> dict[str, object]:  # type: i
         ):
             data[f"kr-{kr.pk}-score"] = "40"
             data[f"kr-{kr.pk}-outcome"] = "completed"
+    if case.url_name.startswith("improvement:"):
+        from civicloop.metrics.models import Metric
+
+        metric = Metric.objects.filter(slug=METRIC["slug"]).first()
+        filled = {"<owner>": personas.editor.pk, "<metric>": metric.pk if metric else ""}
+        data = {k: filled.get(v, v) if isinstance(v, str) else v for k, v in data.items()}
     for name, (file_name, content) in case.files.items():
         data[name] = SimpleUploadedFile(file_name, content.encode())
     return data

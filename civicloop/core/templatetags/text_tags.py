@@ -1,9 +1,17 @@
+from typing import Any
+
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from civicloop.core.markdown import render
 
 register = template.Library()
+
+
+@register.filter
+def error_count(form: Any) -> int:
+    """Every message a form shows (a field with two problems counts two)."""
+    return sum(len(errors) for errors in form.errors.values())
 
 
 @register.filter(name="markdown")

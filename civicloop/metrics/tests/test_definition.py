@@ -163,6 +163,21 @@ def test_rebases_need_a_date_and_a_reason() -> None:
     assert found["chart.rebases[0].reason"] == "is required"
 
 
+def test_a_rebase_may_be_limited_to_one_breakdown_value() -> None:
+    pilot = {"date": "2025-10-06", "reason": "Pilot crew", "breakdown": "district", "value": "3"}
+    definition = parse_definition(base(breakdowns=["district"], chart={"rebases": [pilot]}))
+    (rebase,) = definition.chart.rebases
+    assert (rebase.breakdown, rebase.value) == ("district", "3")
+    assert rebase.applies_to("district", "3") and not rebase.applies_to("", "")
+    assert not rebase.applies_to("district", "4")
+    assert definition_to_dict(definition)["chart"]["rebases"] == [pilot]  # round trip
+    found = problems(base(chart={"rebases": [pilot]}))  # no such breakdown
+    assert "is not one of the metric's breakdowns" in found["chart.rebases[0].breakdown"]
+    half = {"date": "2025-10-06", "reason": "Pilot", "breakdown": "district"}
+    found = problems(base(breakdowns=["district"], chart={"rebases": [half]}))
+    assert "give both breakdown and value" in found["chart.rebases[0]"]
+
+
 def test_the_id_new_is_reserved_for_the_new_metric_page() -> None:
     assert "id" in problems(base(id="new"))
 
