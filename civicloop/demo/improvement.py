@@ -105,6 +105,8 @@ def _dumping_a3(as_of: date) -> None:
                 "of **five days or less**, week in, week out, and residents see it done."
             ),
             "goal_metric": metric,
+            "goal_breakdown": "district",
+            "goal_value": PILOT,
             "goal_target": 5.0,
             "goal_by": date(pilot.year, 12, 31),
         },

@@ -21,7 +21,7 @@ from civicloop.improvement.models import (
     VoiceSection,
 )
 from civicloop.improvement.sections import SECTIONS
-from civicloop.improvement.services import NEXT_STATES, missing_for, verdict_for
+from civicloop.improvement.services import NEXT_STATES, missing_for, series_label, verdict_for
 from civicloop.okrs.api import sees_metric_values
 
 if TYPE_CHECKING:
@@ -257,6 +257,8 @@ def a3_detail_data(
                 "url": goal_metric.get_absolute_url(),
                 "unit": definition.unit,
                 "direction": definition.direction.value,
+                "series": series_label(a3.goal_breakdown, a3.goal_value),
+                "latest": _latest(goal_metric, a3.goal_breakdown, a3.goal_value, user),
             }
         else:
             goal["metric"] = {"name": "A metric you may not see", "url": None, "unit": ""}
@@ -379,6 +381,24 @@ def a3_detail_data(
             "pdf": reverse("improvement:a3_pdf", kwargs={"pk": a3.pk}),
         },
     }
+
+
+def _latest(metric: Any, breakdown: str, value: str, user: User) -> dict[str, Any] | None:
+    """The goal series' latest value, for people who may see the metric's numbers."""
+    from civicloop.metrics.services import latest_run
+
+    if not sees_metric_values(metric, user):
+        return None
+    run = latest_run(metric)
+    series = run.series.filter(breakdown=breakdown, value=value).first() if run else None
+    if series is None or not series.values:
+        return None
+    known = [(p, v) for p, v in zip(series.periods, series.values, strict=True) if v is not None]
+    if not known:
+        return None
+    period, number = known[-1]
+    decimals = metric.definition().decimals
+    return {"period": period, "value": number, "text": f"{number:,.{decimals}f}"}
 
 
 def _event(event: Any, user: User) -> dict[str, Any]:

@@ -226,6 +226,13 @@ class SectionForm(forms.Form):
             )
             _metrics(field, user)
             self.fields["goal_metric"] = field
+            self.fields["goal_value"] = forms.CharField(
+                label="Its breakdown value (optional)",
+                required=False,
+                max_length=200,
+                help_text="e.g. District 3, when the goal is for one value; empty for the whole "
+                "measure.",
+            )
             self.fields["goal_target"] = forms.FloatField(
                 label="Target value", required=False, help_text="In the metric's units."
             )
@@ -238,18 +245,28 @@ class SectionForm(forms.Form):
             kr_field = forms.ModelChoiceField(
                 queryset=KeyResult.objects.filter(pk__in=[k.pk for k in krs]),
                 required=False,
-                label="Or a key result",
+                label="Key result (optional)",
                 help_text="A key result of the team's OKRs that this A3 should move.",
             )
             kr_field.label_from_instance = _kr_label  # type: ignore[method-assign,assignment]
             self.fields["goal_key_result"] = kr_field
-        self.order_fields(["text", "current_as_of", "goal_metric", "goal_target", "goal_by"])
+        self.order_fields(
+            ["text", "current_as_of", "goal_metric", "goal_value", "goal_target", "goal_by"]
+        )
 
     def values(self) -> dict[str, Any]:
         data = {self.key: self.cleaned_data.get("text") or ""}
         for name in ("current_as_of", "goal_metric", "goal_target", "goal_by", "goal_key_result"):
             if name in self.fields:
                 data[name] = self.cleaned_data.get(name)
+        if "goal_value" in self.fields:
+            metric = self.cleaned_data.get("goal_metric")
+            typed = self.cleaned_data.get("goal_value") or ""
+            if metric is None and typed:
+                raise A3Error("Choose the goal's metric for its breakdown value.", "goal_value")
+            data["goal_breakdown"], data["goal_value"] = (
+                find_series(metric, typed) if metric is not None else ("", "")
+            )
         return data
 
 

@@ -140,6 +140,9 @@ class A3(models.Model):
     goal_metric = models.ForeignKey(
         Metric, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The goal's series: one breakdown value of the metric (a pilot's district), or the total.
+    goal_breakdown = models.CharField(max_length=100, blank=True)
+    goal_value = models.CharField(max_length=200, blank=True)
     goal_target = models.FloatField(null=True, blank=True)
     goal_by = models.DateField(null=True, blank=True)
     goal_key_result = models.ForeignKey(

@@ -112,6 +112,8 @@ FIELD_WORDS = {
     "review_on": "next review",
     "current_as_of": "data as of",
     "goal_metric": "goal measure",
+    "goal_breakdown": "goal measure's breakdown",
+    "goal_value": "goal measure's breakdown value",
     "goal_target": "goal target",
     "goal_by": "goal date",
     "goal_key_result": "goal key result",
@@ -334,7 +336,14 @@ HEADER_FIELDS = (
     "is_open",
 )
 TEXT_FIELDS = ("background", "current_condition", "goal", "follow_up")
-GOAL_FIELDS = ("goal_metric", "goal_target", "goal_by", "goal_key_result")
+GOAL_FIELDS = (
+    "goal_metric",
+    "goal_breakdown",
+    "goal_value",
+    "goal_target",
+    "goal_by",
+    "goal_key_result",
+)
 
 
 def share_a3(
@@ -412,7 +421,8 @@ def update_a3(
     with transaction.atomic():
         for name, value in after.items():
             setattr(a3, name, value)
-        a3.save()
+        # Only what changed: another person's edit of another section is kept.
+        a3.save(update_fields=[*after, "updated_at"] if after else ["updated_at"])
         if shared is not None:
             a3.shared_with.set(shared)
             after["shared_with"] = sorted(t.name for t in shared)
@@ -500,7 +510,7 @@ def set_root_causes(
         a3.causes = kept_causes
         if problem is not None:
             a3.problem = problem.strip()
-        a3.save()
+        a3.save(update_fields=["whys", "causes", "problem"])
         changes = _diff(before, after)
         if changes:
             record(a3, user, "Root causes", changes=changes, reason=reason, at=at)
@@ -802,7 +812,7 @@ def move(
         a3.closed_on = (
             (at.date() if at else timezone.localdate()) if state == State.CLOSED else None
         )
-        a3.save()
+        a3.save(update_fields=["state", "outcome", "closed_on"])
         record(
             a3, user, "State", changes=_diff(before, {"state": a3.state_text}), reason=reason, at=at
         )
@@ -1045,6 +1055,11 @@ def record_do(
         problems.add("ended_on", "Start the cycle first: give the date the change went live.")
     if ended_on is None:
         problems.add("ended_on", "Give the date the test ended (YYYY-MM-DD).")
+    elif ended_on > (at.date() if at else timezone.localdate()):
+        problems.add(
+            "ended_on",
+            f"{ended_on:%d %b %Y} is in the future: record the Do step once the test has ended.",
+        )
     elif cycle.started_on is not None and ended_on < cycle.started_on:
         problems.add(
             "ended_on",
@@ -1166,11 +1181,12 @@ def _rest(
             for n, d in zip(nums, dens, strict=True)
         ]
         return _Rest(periods, tuple(values), tuple(nums), tuple(dens))
-    return _computed_rest(run_pk, breakdown, value)
+    stamp = SeriesRun.objects.filter(pk=run_pk).values_list("computed_at", flat=True).first()
+    return _computed_rest(run_pk, str(stamp), breakdown, value)
 
 
 @lru_cache(maxsize=64)
-def _computed_rest(run_pk: int, breakdown: str, value: str) -> _Rest:
+def _computed_rest(run_pk: int, stamp: str, breakdown: str, value: str) -> _Rest:
     """The metric computed over every record whose breakdown is not `value` (a run's data
     never changes, so the answer is kept per run)."""
     from civicloop.metrics import compiler

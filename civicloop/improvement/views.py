@@ -275,6 +275,7 @@ def a3_detail(request: HttpRequest, pk: int, fmt: str = Format.HTML) -> HttpResp
             root["problem"], root["fishbone"], width=760, cause_chars=30, room=200, text=12.5
         ),
         "can_change": can_change,
+        "can_share": a3.can_change(user),  # a closed A3 may still be shared
         "state_form": StateForm(choices=_state_choices(a3)) if can_change else None,
         "chart_form": ChartForm(user=user) if can_change else None,
         "voice_form": VoiceForm() if can_change else None,
@@ -367,6 +368,7 @@ def a3_section(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     if key == "goal":
         initial.update(
             goal_metric=a3.goal_metric,
+            goal_value=a3.goal_value,
             goal_target=a3.goal_target,
             goal_by=a3.goal_by,
             goal_key_result=a3.goal_key_result,
@@ -376,7 +378,7 @@ def a3_section(request: HttpRequest, pk: int, key: str) -> HttpResponse:
         try:
             services.update_a3(user, a3, form.values(), reason=form.cleaned_data["reason"])
         except services.A3Error as error:
-            add_problems(form, error, {key: "text"})
+            add_problems(form, error, {key: "text", "value": "goal_value"})
         else:
             messages.success(request, f"{BY_KEY[key].title} saved.")
             return redirect(f"{a3.get_absolute_url()}#{key}")

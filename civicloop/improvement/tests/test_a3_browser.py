@@ -199,12 +199,16 @@ def test_a_team_runs_an_a3_from_problem_to_confirmed_countermeasure(
         "North down to South's level: **12 reports a week or fewer** by the new year."
     )
     page.get_by_label("Measure").select_option(label=f"{METRIC_NAME} (Team Clean)")
+    page.get_by_label("Its breakdown value").fill("North")  # the goal is the pilot's
     page.get_by_label("Target value").fill("12")
     page.get_by_label("By", exact=True).fill("2027-01-31")
     page.get_by_role("button", name="Save").click()
     expect(status()).to_contain_text("Goal / target condition saved.")
     expect(main.locator("#goal .goal-measure")).to_have_text(
-        re.compile(rf"Measure: {METRIC_NAME}, target 12(\.0)? reports by (2027-01-31|31 Jan 2027)")
+        re.compile(
+            rf"Measure: {METRIC_NAME} \(District North\), target 12 reports by 31 Jan 2027; "
+            r"latest \d+ reports"
+        )
     )
 
     # Too soon for In progress: the refusal names every empty section.

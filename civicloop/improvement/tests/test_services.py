@@ -673,3 +673,37 @@ def test_a_closed_a3_may_still_be_shared_so_other_teams_learn(personas: Personas
     assert a3.events.first().action == "Sharing"
     with pytest.raises(NotAllowed):
         services.share_a3(personas.viewer, a3, is_open=True, shared_with=[])
+
+
+def test_a_goal_may_be_set_for_one_breakdown_value_and_shows_where_it_stands(
+    city: City,
+) -> None:
+    from civicloop.improvement import api
+
+    personas = city.personas
+    a3, _ = ready_a3(personas, city.count)
+    services.update_a3(
+        personas.editor,
+        a3,
+        {"goal_metric": city.count, "goal_breakdown": "district", "goal_value": "North"},
+    )
+    goal = api.a3_detail_data(a3, personas.editor)["goal"]
+    assert goal["metric"]["series"] == "District North"
+    latest = goal["metric"]["latest"]
+    assert latest is not None and latest["period"] == MONDAYS[-1].isoformat()
+    # The history names the goal's measure, tied to the metric (withheld from who may not see it).
+    event = a3.events.filter(action="Goal measure").first()
+    assert event is not None and event.metric == city.count
+
+
+def test_the_do_step_is_recorded_once_the_test_has_ended(city: City) -> None:
+    personas = city.personas
+    _, countermeasure = ready_a3(personas, city.count)
+    cycle = services.add_cycle(personas.editor, countermeasure, plan(city.count))
+    services.start_cycle(personas.editor, cycle, CHANGE_ON)
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    with pytest.raises(A3Error) as error:
+        services.record_do(personas.editor, cycle, tomorrow, "Going well.")
+    assert "is in the future" in problems(error)["ended_on"]
+    cycle.refresh_from_db()
+    assert cycle.ended_on is None
