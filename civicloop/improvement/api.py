@@ -21,7 +21,7 @@ from civicloop.improvement.models import (
     VoiceSection,
 )
 from civicloop.improvement.sections import SECTIONS
-from civicloop.improvement.services import NEXT_STATES, missing_for, series_label, verdict_for
+from civicloop.improvement.services import NEXT_STATES, missing_for, series_label, verdicts_for
 from civicloop.okrs.api import sees_metric_values
 
 if TYPE_CHECKING:
@@ -82,9 +82,13 @@ def cycle_data(
     if sees and live and cycle.started_on is not None:
         # The chart shows the data the team studied (the verdict's date); the sentences under
         # "with the latest data" what the chart says now.
-        result = verdict_for(cycle, _live_until(cycle))
         studied_on = verdict.get("as_of") if verdict else None
-        shown = verdict_for(cycle, date.fromisoformat(studied_on)) if studied_on else result
+        definition, (result, kept) = verdicts_for(
+            cycle,
+            _live_until(cycle),
+            date.fromisoformat(studied_on) if studied_on else None,
+        )
+        shown = kept if studied_on else result
         if result is not None:
             current = result.as_data()
             # Shown apart only when the data now says something else than at the study.
@@ -95,7 +99,7 @@ def cycle_data(
             # On paper, the pilot's chart alone, wide enough to read; its sentence names the rest.
             drawn = charts.study_chart(
                 cycle.metric,
-                _definition(cycle),
+                definition,
                 shown,
                 change=f"PDSA {cycle.number} went live",
                 with_rest=not for_print,
@@ -179,13 +183,6 @@ def _live_until(cycle: PdsaCycle) -> date | None:
 def _next_number(cycle: PdsaCycle) -> int | None:
     following = PdsaCycle.objects.filter(previous=cycle).values_list("number", flat=True).first()
     return following
-
-
-def _definition(cycle: PdsaCycle) -> Any:
-    from civicloop.metrics.services import latest_run
-
-    run = latest_run(cycle.metric)
-    return run.metric_version.parsed() if run else cycle.metric.definition()
 
 
 def a3_detail_data(

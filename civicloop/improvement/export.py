@@ -9,15 +9,15 @@ sheet, and the print says so.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
+from civicloop.core import pdf
+from civicloop.core.pdf import PdfUnavailable
 from civicloop.improvement import api, fishbone
-from civicloop.okrs.export import PdfUnavailable
 
 if TYPE_CHECKING:
     from civicloop.accounts.models import User
@@ -73,31 +73,10 @@ def _html(data: dict[str, Any]) -> str:
     return render_to_string("improvement/print.html", data)
 
 
-class _BrowserOnlyCss(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "print-color-adjust" not in record.getMessage()
-
-
-_QUIET = _BrowserOnlyCss()
-
-
-def _weasy() -> Any:
-    try:
-        from weasyprint import HTML
-    except (ImportError, OSError) as error:  # OSError: the Pango library is missing
-        raise PdfUnavailable(
-            "PDF export needs WeasyPrint and the Pango library (Debian: apt-get install "
-            "libpango-1.0-0 libpangoft2-1.0-0). The print page prints the same sheet from the "
-            f"browser. ({error})"
-        ) from None
-    logging.getLogger("weasyprint").addFilter(_QUIET)
-    return HTML
-
-
 def fit(data: dict[str, Any]) -> Any:
     """Lay the sheet out at the largest scale that fits one page (found by bisection over
     SCALES: a smaller scale never takes more pages); the laid-out document."""
-    html_class = _weasy()
+    html_class = pdf.html_class()
     layouts: dict[int, Any] = {}
 
     def layout(index: int) -> Any:

@@ -8,7 +8,6 @@ is escaped.
 
 from __future__ import annotations
 
-import math
 import textwrap
 from collections.abc import Sequence
 from html import escape
@@ -108,8 +107,3 @@ def fishbone_svg(
                 )
     parts.append("</svg>")
     return "".join(parts)
-
-
-def estimated_height(fishbone: Sequence[dict[str, Any]], width: int = 900) -> int:
-    most = max([len(b["causes"]) for b in fishbone] + [1])
-    return math.ceil(2 * (34 + most * ROW) + 52)

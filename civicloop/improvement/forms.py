@@ -59,7 +59,7 @@ def team_editors(team: Team) -> Any:
     ).distinct()
 
 
-def sponsors(team: Team, user: User) -> Any:
+def sponsors(team: Team) -> Any:
     """Sponsors and mentors: the team's people, and people of the team's organizations."""
     orgs = User.objects.filter(memberships__team=team).values("organization")
     return User.objects.filter(
@@ -129,8 +129,8 @@ class A3NewForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         _people_field(self.fields["owner"], team_editors(team))
-        _people_field(self.fields["sponsor"], sponsors(team, user))
-        _people_field(self.fields["mentor"], sponsors(team, user))
+        _people_field(self.fields["sponsor"], sponsors(team))
+        _people_field(self.fields["mentor"], sponsors(team))
         self._templates = {str(t.pk): t for t in templates}
         cast(forms.ChoiceField, self.fields["template"]).choices = [
             ("", "The standard A3 questions")
@@ -165,8 +165,8 @@ class A3HeaderForm(forms.Form):
     def __init__(self, *args: Any, a3: A3, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _people_field(self.fields["owner"], team_editors(a3.team))
-        _people_field(self.fields["sponsor"], sponsors(a3.team, user))
-        _people_field(self.fields["mentor"], sponsors(a3.team, user))
+        _people_field(self.fields["sponsor"], sponsors(a3.team))
+        _people_field(self.fields["mentor"], sponsors(a3.team))
 
 
 class SharingForm(forms.Form):

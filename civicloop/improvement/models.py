@@ -58,9 +58,6 @@ class A3Template(models.Model):
     def can_use(self, user: User) -> bool:
         return self.is_shared or self.team.role_of(user) is not None or user.is_superuser
 
-    def can_change(self, user: User) -> bool:
-        return self.team.can_edit(user)
-
 
 class State(models.TextChoices):
     DRAFT = "draft", "Draft"

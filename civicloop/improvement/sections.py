@@ -15,8 +15,6 @@ class Section:
     key: str
     title: str
     question: str  # the default guiding question
-    # Needed before the A3 may move to this state ("" when never required).
-    required_for: str = ""
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -24,43 +22,36 @@ SECTIONS: tuple[Section, ...] = (
         "background",
         "Background",
         "Why does this problem matter, to whom, and why now?",
-        required_for="in_progress",
     ),
     Section(
         "current_condition",
         "Current condition",
         "What is happening now, shown with the data? How big is the gap, and where is it?",
-        required_for="in_progress",
     ),
     Section(
         "goal",
         "Goal / target condition",
         "What condition do we want, by when, and which measure will show we reached it?",
-        required_for="in_progress",
     ),
     Section(
         "root_cause",
         "Root-cause analysis",
         "Why does the problem happen? Keep asking why until you reach a cause you can act on.",
-        required_for="in_progress",
     ),
     Section(
         "countermeasures",
         "Countermeasures",
         "What will we change to address each root cause, and what do we predict will happen?",
-        required_for="in_progress",
     ),
     Section(
         "plan",
         "Implementation plan",
         "Who will do what, by when?",
-        required_for="in_progress",
     ),
     Section(
         "follow_up",
         "Follow-up / effect confirmation",
         "Did the change work, as the data shows? What did we learn, and what happens next?",
-        required_for="confirming",
     ),
 )
 SECTION_KEYS = tuple(s.key for s in SECTIONS)

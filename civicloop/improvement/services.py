@@ -1216,22 +1216,33 @@ def _computed_rest(run_pk: int, stamp: str, breakdown: str, value: str) -> _Rest
     )
 
 
-def verdict_for(cycle: PdsaCycle, as_of: date | None = None) -> study_rules.Verdict | None:
-    """The product's verdict on a started cycle, from the metric's latest data."""
+def verdicts_for(
+    cycle: PdsaCycle, *as_of: date | None
+) -> tuple[Any, list[study_rules.Verdict | None]]:
+    """The metric's definition and the verdict on a started cycle at each date (None: all the
+    data), from one read of its series."""
     if cycle.started_on is None:
-        return None
+        return None, [None] * len(as_of)
     definition, pilot, rest = cycle_series(cycle)
     if pilot is None:
-        return None
-    return study_rules.study(
-        definition,
-        pilot,
-        cycle.started_on,
-        cycle.predicted_direction,
-        predicted_value=cycle.predicted_value,
-        rest=rest,
-        as_of=as_of,
-    )
+        return definition, [None] * len(as_of)
+    return definition, [
+        study_rules.study(
+            definition,
+            pilot,
+            cycle.started_on,
+            cycle.predicted_direction,
+            predicted_value=cycle.predicted_value,
+            rest=rest,
+            as_of=day,
+        )
+        for day in as_of
+    ]
+
+
+def verdict_for(cycle: PdsaCycle, as_of: date | None = None) -> study_rules.Verdict | None:
+    """The product's verdict on a started cycle, from the metric's latest data."""
+    return verdicts_for(cycle, as_of)[1][0]
 
 
 def study_cycle(
@@ -1420,9 +1431,16 @@ def apply_rebase(user: User | None, cycle: PdsaCycle, *, at: datetime | None = N
     return cycle
 
 
-def pending_rebases(user: User) -> list[PdsaCycle]:
-    """Adopted changes waiting for this person (a steward) to rebase their metrics."""
+def pending_rebases(
+    user: User, *, a3: A3 | None = None, metric: Metric | None = None
+) -> list[PdsaCycle]:
+    """Adopted changes waiting for this person (a steward) to rebase their metrics: of one
+    A3, of one metric, or all of them."""
     cycles = PdsaCycle.objects.filter(rebase_pending=True).select_related(
-        "metric", "countermeasure__a3"
+        "metric", "countermeasure__a3__team"
     )
+    if a3 is not None:
+        cycles = cycles.filter(countermeasure__a3=a3)
+    if metric is not None:
+        cycles = cycles.filter(metric=metric)
     return [c for c in cycles if c.metric.can_change(user)]

@@ -276,12 +276,8 @@ def a3_detail(request: HttpRequest, pk: int, fmt: str = Format.HTML) -> HttpResp
         ),
         "can_change": can_change,
         "can_share": a3.can_change(user),  # a closed A3 may still be shared
-        "state_form": StateForm(choices=_state_choices(a3)) if can_change else None,
         "chart_form": ChartForm(user=user) if can_change else None,
-        "voice_form": VoiceForm() if can_change else None,
-        "pending_rebases": [
-            c for c in services.pending_rebases(user) if c.countermeasure.a3_id == a3.pk
-        ],
+        "pending_rebases": services.pending_rebases(user, a3=a3),
     }
     return render(request, "improvement/a3_detail.html", context)
 
@@ -704,24 +700,44 @@ def cycle_detail(request: HttpRequest, pk: int, fmt: str = Format.HTML) -> HttpR
     data = api.cycle_data(cycle, user)
     if fmt == Format.JSON:
         return JsonResponse(api.strip_private(data), json_dumps_params={"indent": 2})
+    return _cycle_page(request, cycle, data)
+
+
+STEP_FORMS = {"plan": StartForm, "do": DoForm, "study": StudyForm, "act": ActForm}
+FORM_KEYS = {
+    StartForm: "start_form",
+    DoForm: "do_form",
+    StudyForm: "study_form",
+    ActForm: "act_form",
+}
+
+
+def _cycle_page(
+    request: HttpRequest, cycle: PdsaCycle, data: dict[str, Any], refused: Any = None
+) -> HttpResponse:
+    """The cycle's page: with the form of the step it is at, or, after a refusal, the refused
+    form as typed with its problems (status 400)."""
+    user = _user(request)
     a3 = cycle.a3
     can_change = a3.can_change(user) and not a3.is_closed
-    stage = cycle.stage
+    forms: dict[str, Any] = dict.fromkeys(FORM_KEYS.values())
+    if refused is not None:
+        forms[FORM_KEYS[type(refused)]] = refused
+    elif can_change and cycle.stage in STEP_FORMS:
+        form_class = STEP_FORMS[cycle.stage]
+        initial = {"started_on": cycle.planned_start} if form_class is StartForm else None
+        forms[FORM_KEYS[form_class]] = form_class(initial=initial)
     context = {
         "cycle": data,
         "a3": a3,
         "nav": "improvement",
         "steps": _steps(cycle.stage),
         "can_change": can_change,
-        "can_rebase": cycle.rebase_pending and cycle.metric.can_change(user),
-        "start_form": StartForm(initial={"started_on": cycle.planned_start})
-        if can_change and stage == "plan"
-        else None,
-        "do_form": DoForm() if can_change and stage == "do" else None,
-        "study_form": StudyForm() if can_change and stage == "study" else None,
-        "act_form": ActForm() if can_change and stage == "act" else None,
+        "can_rebase": refused is None and cycle.rebase_pending and cycle.metric.can_change(user),
+        **forms,
     }
-    return render(request, "improvement/cycle_detail.html", context)
+    status = 400 if refused is not None else 200
+    return render(request, "improvement/cycle_detail.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -774,24 +790,7 @@ def _cycle_step(
             messages.success(request, done)
             return redirect(cycle.get_absolute_url())
     # Refused: the cycle page again, with the form as typed and its problems.
-    user = _user(request)
-    data = api.cycle_data(cycle, user)
-    key = {
-        StartForm: "start_form",
-        DoForm: "do_form",
-        StudyForm: "study_form",
-        ActForm: "act_form",
-    }[form_class]
-    context = {
-        "cycle": data,
-        "a3": cycle.a3,
-        "nav": "improvement",
-        "steps": _steps(cycle.stage),
-        "can_change": True,
-        "can_rebase": False,
-        key: form,
-    }
-    return render(request, "improvement/cycle_detail.html", context, status=400)
+    return _cycle_page(request, cycle, api.cycle_data(cycle, _user(request)), refused=form)
 
 
 @require_POST

@@ -168,11 +168,9 @@ def _pending_rebases(metric: Metric, user: User) -> list[Any]:
     """Adopted PDSA cycles waiting for this steward to rebase the metric's chart."""
     if not metric.can_change(user):
         return []
-    from civicloop.improvement.models import PdsaCycle
+    from civicloop.improvement.services import pending_rebases
 
-    cycles = PdsaCycle.objects.filter(metric=metric, rebase_pending=True).select_related(
-        "countermeasure__a3__team"
-    )
+    cycles = pending_rebases(user, metric=metric)
     return [
         {
             "pk": c.pk,

@@ -10,7 +10,6 @@ without WeasyPrint (the HTML report only) it is estimated from the rows' lengths
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -20,16 +19,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from civicloop.core import pdf
+from civicloop.core.pdf import PdfUnavailable
 from civicloop.okrs import api
 from civicloop.okrs.quarters import Quarter
 from civicloop.organizations.models import Team
 
 if TYPE_CHECKING:
     from civicloop.accounts.models import User
-
-
-class PdfUnavailable(Exception):
-    pass
 
 
 # How a key result is counted on the report. Assurance from the data and the owner's confidence
@@ -295,34 +292,16 @@ def render_pdf(data: dict[str, Any]) -> bytes:
     return pdf_with_pages(data)[0]
 
 
-class _BrowserOnlyCss(logging.Filter):
-    """WeasyPrint always prints backgrounds and does not know `print-color-adjust`, which
-    tells browsers to print the bars' colours: no warning for that."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "print-color-adjust" not in record.getMessage()
-
-
-_QUIET = _BrowserOnlyCss()
-
-
 def _layout(data: dict[str, Any]) -> tuple[Any, int]:
     """WeasyPrint's layout of the report (kept in the data, so that the PDF is not laid out
     again), and its number of pages."""
-    try:
-        from weasyprint import HTML
-    except (ImportError, OSError) as error:  # OSError: the Pango library is missing
-        raise PdfUnavailable(
-            "PDF export needs WeasyPrint and the Pango library (Debian: apt-get install "
-            f"libpango-1.0-0 libpangoft2-1.0-0). The HTML report prints the same page. ({error})"
-        ) from None
-    logging.getLogger("weasyprint").addFilter(_QUIET)  # once: the same filter object
+    html_class = pdf.html_class()
     html = render_html(data)
     cached = data.get("_layout")
     if cached is not None and cached[0] == html:
         document = cached[1]
     else:
-        document = HTML(string=html).render()
+        document = html_class(string=html).render()
         data["_layout"] = (html, document)
     return document, len(document.pages)
 
