@@ -297,6 +297,7 @@ def manage(data_dir: Path | None, args: tuple[str, ...]) -> None:
 def _register_app_commands() -> None:
     """Apps add their own commands to the group (imported here to avoid an import cycle)."""
     import civicloop.datasets.cli
+    import civicloop.meetings.cli
     import civicloop.metrics.cli
     import civicloop.okrs.cli  # noqa: F401
     from civicloop.spc.cli import spc

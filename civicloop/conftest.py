@@ -11,6 +11,18 @@ from django.test import Client
 from civicloop.testing import Personas, make_personas
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dashboard_caches() -> Iterator[None]:
+    """The dashboard's per-process caches are keyed by database ids, which the test database
+    reuses after each test's rollback: start every test without them."""
+    from civicloop.meetings import attention, cache, pack
+
+    cache.clear()
+    attention.clear()
+    pack.clear()
+    yield
+
+
 @pytest.fixture
 def personas(db: None) -> Personas:
     return make_personas()

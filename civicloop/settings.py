@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "civicloop.metrics",
     "civicloop.okrs",
     "civicloop.improvement",
+    "civicloop.meetings",
     "civicloop.demo",
 ]
 
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "civicloop.meetings.cache.BumpOnChange",  # a change moves the kept dashboards' counter
 ]
 
 ROOT_URLCONF = "civicloop.urls"

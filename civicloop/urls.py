@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("civicloop.metrics.urls")),  # /metrics/ and its twins
     path("", include("civicloop.okrs.urls")),  # /okrs/ and /teams/<slug>/okrs/
     path("", include("civicloop.improvement.urls")),  # /improvement/, /a3/<pk>/, /pdsa/<pk>/
+    path("", include("civicloop.meetings.urls")),  # dashboards, meetings, packs, weeknotes
     path("admin/", admin.site.urls),
 ]
 

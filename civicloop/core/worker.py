@@ -72,6 +72,16 @@ def remind_due() -> int:
     return send_reminders().emails
 
 
+def meetings_due() -> int:
+    """Schedule each team's cadence twelve weeks ahead; three days before a meeting, draft its
+    agenda and ask for commentary; on Mondays draft last week's weeknotes. Each is
+    idempotent, so this is safe to call every minute. Returns how many things were done."""
+    from civicloop.meetings.services import prepare_due, schedule_all
+    from civicloop.meetings.weeknotes import weekly_drafts
+
+    return schedule_all() + len(prepare_due()) + weekly_drafts()
+
+
 # Set when a metric definition changed; the worker then recomputes what is out of date. Loads
 # recompute their own metrics as they finish, and the worker catches up once when it starts.
 _metrics_due = threading.Event()
@@ -118,6 +128,7 @@ class Worker(threading.Thread):
                     last_schedule_check = time.monotonic()
                     refresh_due()
                     remind_due()
+                    meetings_due()
             except Exception:
                 log.exception("background work failed")
             finally:

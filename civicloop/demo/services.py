@@ -8,6 +8,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from django.utils import timezone
+
 from civicloop.accounts.models import User
 from civicloop.datasets.engine.schema import schema_from_arrow
 from civicloop.datasets.models import Dataset
@@ -62,6 +64,7 @@ def define_demo_metrics(as_of: date | None = None, okrs: bool = True) -> int:
     """Save the demo's metric definitions (a new version only where one changed), mark the
     city's events on their charts, then compute whatever is not up to date; then the OKRs,
     whose linked key results read the fresh values. Returns how many metrics the demo has."""
+    from civicloop.demo.meetings import define_demo_meetings
     from civicloop.demo.metrics import demo_metric_definitions
     from civicloop.demo.okrs import define_demo_okrs
     from civicloop.metrics.services import refresh, save_definition
@@ -79,6 +82,7 @@ def define_demo_metrics(as_of: date | None = None, okrs: bool = True) -> int:
         refresh()  # the adopted PDSA cycle rebased its metric: a new version to compute
         _demo_signoffs()  # the partners agree to the rebased version too
         define_demo_okrs(as_of or date.today())
+        define_demo_meetings(as_of or timezone.localdate())  # the app's day, as meetings see it
     return len(definitions)
 
 

@@ -211,6 +211,45 @@ A3_CYCLE_FORM = {
 }
 A3_ACTION_FORM = {"what": "Brief the crews", "owner": "<owner>", "due_on": "2026-03-02"}
 
+# Meetings. Team Clean's dashboard, meetings, actions, packs and weeknotes are read by the
+# team's people (any role) and do not exist for the outsider (404); its leads and members
+# schedule, draft, capture, end, issue and send (viewers and guests are refused, 403). The
+# metric's commentary is written by its steward (the lead) or the team's leads and members. An
+# action (owned by the editor) is closed by its owner or the team's editors. Placeholders in the
+# URL ("meeting", "item"...) are made by _make_meetings: next week's meeting with a metric and
+# a topic on its agenda, an action and an issued pack; last week's meeting, held; a draft
+# weeknote and a published one. "<lead>", "<editor>", "<free-day>" and "<weekday>" in a form are
+# filled in by _resolve_data.
+MEETING = {"pk": "meeting"}
+HELD_MEETING = {"pk": "held-meeting"}
+MEETING_ITEM = {"pk": "meeting", "item": "item"}
+MEETING_COMMENTARY = {"pk": "meeting", "slug": METRIC["slug"]}
+MEETING_ACTION = {"pk": "action"}
+MEETING_PACK = {"pk": "pack"}
+DRAFT_WEEKNOTE = {"pk": "weeknote"}
+PUBLISHED_WEEKNOTE = {"pk": "published-weeknote"}
+MEETING_READS = {**TEAM_READS}
+MEETING_EDITS = {**TEAM_EDITS}
+MEETING_EDIT_POSTED = {**TEAM_EDIT_POSTED}
+# The feed is for the team's people, signed in or by their private link: nobody else is told
+# it exists, signed in or not (404, not a sign-in page a feed reader could not use).
+WEEKNOTE_FEED_READS = {**TEAM_READS, "anonymous": 404}
+MEETING_FORM = {"on": "<free-day>", "starts_at": "10:00", "minutes": "60"}
+CADENCE_FORM = {
+    "every_weeks": "2",
+    "weekday": "<weekday>",
+    "starts_at": "10:00",
+    "minutes": "60",
+    "first_on": "<free-day>",
+}
+ACTION_FORM = {
+    "text": "Ring the hauler about the routes",
+    "owner": "<editor>",
+    "due_on": "2027-01-04",
+}
+NOTE_FORM = {"kind": "decision", "text": "Sweep North twice a week."}
+WEEKNOTE_FORM = {"title": "A quiet week", "body": "Nothing changed."}
+
 CASES = [
     Case("organizations:my_teams", "get", EVERYONE_READS),
     Case("organizations:my_teams_json", "get", EVERYONE_READS),
@@ -518,6 +557,74 @@ CASES = [
         {"decision": "adapt", "act_notes": "Try it on weekdays too."},
     ),
     Case("improvement:cycle_rebase", "post", A3_REBASES, {"pk": "cycle-rebase"}),
+    Case("meetings:dashboard", "get", MEETING_READS, TEAM),
+    Case("meetings:dashboard_json", "get", MEETING_READS, TEAM),
+    Case("meetings:dashboard_csv", "get", MEETING_READS, TEAM),
+    Case("meetings:meeting_list", "get", MEETING_READS, TEAM),
+    Case("meetings:meeting_list_json", "get", MEETING_READS, TEAM),
+    Case("meetings:meeting_list_csv", "get", MEETING_READS, TEAM),
+    Case("meetings:meeting_new", "get", MEETING_EDITS, TEAM),
+    Case("meetings:meeting_new", "post", MEETING_EDIT_POSTED, TEAM, MEETING_FORM),
+    Case("meetings:cadence_edit", "get", MEETING_EDITS, TEAM),
+    Case("meetings:cadence_edit", "post", MEETING_EDIT_POSTED, TEAM, CADENCE_FORM),
+    Case("meetings:action_list", "get", MEETING_READS, TEAM),
+    Case("meetings:action_list_json", "get", MEETING_READS, TEAM),
+    Case("meetings:action_list_csv", "get", MEETING_READS, TEAM),
+    Case("meetings:team_action_new", "get", MEETING_EDITS, TEAM),
+    Case("meetings:team_action_new", "post", MEETING_EDIT_POSTED, TEAM, ACTION_FORM),
+    Case("meetings:meeting_detail", "get", MEETING_READS, MEETING),
+    Case("meetings:meeting_detail_json", "get", MEETING_READS, MEETING),
+    Case("meetings:meeting_detail_csv", "get", MEETING_READS, MEETING),
+    Case("meetings:agenda_draft", "post", MEETING_EDIT_POSTED, MEETING),
+    Case("meetings:item_new", "get", MEETING_EDITS, MEETING),
+    Case("meetings:item_new", "post", MEETING_EDIT_POSTED, MEETING, {"title": "Depot move"}),
+    Case("meetings:item_remove", "post", MEETING_EDIT_POSTED, MEETING_ITEM),
+    Case("meetings:item_move", "post", MEETING_EDIT_POSTED, MEETING_ITEM, {"direction": "down"}),
+    Case(
+        "meetings:meeting_cancel",
+        "post",
+        MEETING_EDIT_POSTED,
+        MEETING,
+        {"reason": "Half the team is at the depot move."},
+    ),
+    Case("meetings:commentary_list", "get", MEETING_READS, MEETING),
+    Case("meetings:commentary_request", "post", MEETING_EDIT_POSTED, MEETING),
+    Case("meetings:commentary_write", "get", MEETING_EDITS, MEETING_COMMENTARY),
+    Case(
+        "meetings:commentary_write",
+        "post",
+        MEETING_EDIT_POSTED,
+        MEETING_COMMENTARY,
+        {"text": "Reports rose after the market."},
+    ),
+    Case("meetings:present", "get", MEETING_READS, MEETING),
+    Case("meetings:note_add", "post", MEETING_EDIT_POSTED, MEETING, NOTE_FORM),
+    Case("meetings:action_add", "post", MEETING_EDIT_POSTED, MEETING, ACTION_FORM),
+    Case("meetings:meeting_end", "get", MEETING_EDITS, MEETING),
+    Case("meetings:meeting_end", "post", MEETING_EDIT_POSTED, MEETING, {"attendees": "<lead>"}),
+    Case("meetings:follow_up", "get", MEETING_READS, HELD_MEETING),
+    Case("meetings:follow_up_send", "post", MEETING_EDIT_POSTED, HELD_MEETING),
+    Case("meetings:pack_draft", "get", MEETING_READS, MEETING),
+    Case("meetings:pack_draft_pdf", "get", MEETING_READS, MEETING),
+    Case("meetings:pack_issue", "post", MEETING_EDIT_POSTED, MEETING),
+    Case("meetings:action_close", "post", MEETING_EDIT_POSTED, MEETING_ACTION, {"outcome": "done"}),
+    Case("meetings:action_reopen", "post", MEETING_EDIT_POSTED, MEETING_ACTION),
+    Case("meetings:pack_detail", "get", MEETING_READS, MEETING_PACK),
+    Case("meetings:pack_detail_json", "get", MEETING_READS, MEETING_PACK),
+    Case("meetings:pack_pdf", "get", MEETING_READS, MEETING_PACK),
+    Case("meetings:weeknote_list", "get", MEETING_READS, TEAM),
+    Case("meetings:weeknote_list_json", "get", MEETING_READS, TEAM),
+    Case("meetings:weeknote_feed", "get", WEEKNOTE_FEED_READS, TEAM),
+    Case("meetings:weeknote_draft", "post", MEETING_EDIT_POSTED, TEAM, {"week": ""}),
+    Case("meetings:weeknote_detail", "get", MEETING_READS, PUBLISHED_WEEKNOTE),
+    Case("meetings:weeknote_detail_json", "get", MEETING_READS, PUBLISHED_WEEKNOTE),
+    # A draft is for the team's leads and members.
+    Case("meetings:weeknote_detail", "get", MEETING_EDITS, DRAFT_WEEKNOTE),
+    Case("meetings:weeknote_detail_json", "get", MEETING_EDITS, DRAFT_WEEKNOTE),
+    Case("meetings:weeknote_edit", "get", MEETING_EDITS, DRAFT_WEEKNOTE),
+    Case("meetings:weeknote_edit", "post", MEETING_EDIT_POSTED, DRAFT_WEEKNOTE, WEEKNOTE_FORM),
+    Case("meetings:weeknote_take_draft", "post", MEETING_EDIT_POSTED, DRAFT_WEEKNOTE),
+    Case("meetings:weeknote_publish", "post", MEETING_EDIT_POSTED, DRAFT_WEEKNOTE),
 ]
 
 # Deliberately public pages: sign-in, password reset, the health check.
@@ -706,6 +813,51 @@ def _make_a3(  # type: ignore[no-untyped-def]
     }
 
 
+def _make_meetings(personas, request) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Team Clean's meeting next week (the metric and a topic on its agenda, an action owned by
+    the editor, an issued pack), last week's meeting (held), and two weeknotes: last week's
+    draft and the week before's, published. Returns the placeholders' pks."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from civicloop.meetings import pack, services, weeknotes
+    from civicloop.metrics.models import Metric
+
+    request.getfixturevalue("data_dir")
+    _make_metric()
+    metric = Metric.objects.get(slug=METRIC["slug"])
+    lead, team = personas.lead, personas.team
+    today = timezone.localdate()
+    meeting = services.schedule(team, lead, on=today + timedelta(days=7))
+    item = services.add_item(meeting, lead, title="", metric=metric)
+    services.add_item(meeting, lead, title="Hot spots for the cameras")
+    action = services.add_action(
+        team,
+        lead,
+        text="Map the hot spots",
+        owner=personas.editor,
+        due_on=today + timedelta(days=5),
+        meeting=meeting,
+    )
+    issued = pack.issue(meeting, lead)
+    held = services.schedule(team, lead, on=today - timedelta(days=7))
+    services.end(held, lead, [lead, personas.editor])
+    monday = weeknotes.monday_of(today)
+    draft = weeknotes.draft_weeknote(team, monday - timedelta(weeks=1), by=lead)
+    published = weeknotes.draft_weeknote(team, monday - timedelta(weeks=2), by=lead)
+    weeknotes.publish_weeknote(published, lead)
+    return {
+        "meeting": meeting.pk,
+        "item": item.pk,
+        "action": action.pk,
+        "pack": issued.pk,
+        "held-meeting": held.pk,
+        "weeknote": draft.pk,
+        "published-weeknote": published.pk,
+    }
+
+
 def _resolve_kwargs(case: Case, personas, request, client) -> dict[str, object]:  # type: ignore[no-untyped-def]
     if case.url_name == "organizations:member_change":
         viewer_membership = Membership.objects.get(team=personas.team, person=personas.viewer)
@@ -730,6 +882,11 @@ def _resolve_kwargs(case: Case, personas, request, client) -> dict[str, object]:
         )
         return {
             k: made.get(str(v), v) if k in ("pk", *A3_PARTS) else v for k, v in case.kwargs.items()
+        }
+    if case.url_name.startswith("meetings:"):
+        made = _make_meetings(personas, request)
+        return {
+            k: made.get(str(v), v) if k in ("pk", "item") else v for k, v in case.kwargs.items()
         }
     if case.url_name.startswith("datasets:"):
         request.getfixturevalue("data_dir")  # a throwaway warehouse and archive
@@ -801,9 +958,26 @@ def _resolve_data(case: Case, personas, client) -> dict[str, object]:  # type: i
         metric = Metric.objects.filter(slug=METRIC["slug"]).first()
         filled = {"<owner>": personas.editor.pk, "<metric>": metric.pk if metric else ""}
         data = {k: filled.get(v, v) if isinstance(v, str) else v for k, v in data.items()}
+    if case.url_name.startswith("meetings:"):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        today = timezone.localdate()
+        free_day = today + timedelta(days=35 - today.weekday())  # a Monday, nobody meets
+        filled = {
+            "<lead>": personas.lead.pk,
+            "<editor>": personas.editor.pk,
+            "<free-day>": free_day.isoformat(),
+            "<weekday>": str(free_day.weekday()),
+        }
+        data = {k: filled.get(v, v) if isinstance(v, str) else v for k, v in data.items()}
     for name, (file_name, content) in case.files.items():
         data[name] = SimpleUploadedFile(file_name, content.encode())
     return data
+
+
+NOT_TO_SIGN_IN = {"core:home", "accounts:logout"}
 
 
 @pytest.mark.parametrize("persona", ["lead", "editor", "viewer", "guest", "outsider", "anonymous"])
@@ -816,7 +990,7 @@ def test_view_permissions(case: Case, persona: str, personas, client_as, request
     assert response.status_code == expected, (
         f"{persona} {case.method.upper()} {url}: expected {expected}, got {response.status_code}"
     )
-    if persona == "anonymous" and case.url_name not in {"core:home", "accounts:logout"}:
+    if persona == "anonymous" and expected == 302 and case.url_name not in NOT_TO_SIGN_IN:
         assert response["Location"].startswith(LOGIN), "anonymous must be sent to sign in"
 
 
