@@ -4,8 +4,10 @@
     python -m benchmarks ingest [OPTIONS]     # the same, by name
     python -m benchmarks metrics [OPTIONS]    # the metric refresh benchmark (issue 4)
     python -m benchmarks spc [OPTIONS]        # the SPC engine benchmark (issue 5)
+    python -m benchmarks dashboard [OPTIONS]  # the team dashboard and packs benchmark (issue 8)
 
-Options are passed on to the benchmark; see `python -m benchmarks [ingest|metrics|spc] --help`.
+Options are passed on to the benchmark; see
+`python -m benchmarks [ingest|metrics|spc|dashboard] --help`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ def main() -> None:
         from benchmarks import spc
 
         spc.main(argv[1:])
+    elif argv and argv[0] == "dashboard":
+        from benchmarks import dashboard
+
+        dashboard.main(argv[1:])
     elif argv and argv[0] == "ingest":
         ingest.main(argv[1:])
     else:

@@ -192,6 +192,15 @@ SETTINGS: tuple[Setting, ...] = (
         "int",
     ),
     Setting(
+        "CIVICLOOP_DASHBOARD_CACHE_SECONDS",
+        "How long a team dashboard's data may be kept in memory between changes (any change "
+        "through the app, or to the data behind it, rebuilds it at once; this bounds anything "
+        "else, such as data going stale with time). 0 rebuilds it on every view.",
+        "300",
+        "60",
+        "int",
+    ),
+    Setting(
         "CIVICLOOP_TIME_ZONE",
         "The city's time zone (IANA name): periods, due dates and meeting times use it.",
         "America/Los_Angeles",

@@ -138,6 +138,7 @@ globals().update(_email)
 DEFAULT_FROM_EMAIL = env.text("CIVICLOOP_FROM_EMAIL")
 SITE_URL = env.text("CIVICLOOP_SITE_URL").rstrip("/")
 OKR_YEAR_START = env.int("CIVICLOOP_OKR_YEAR_START", minimum=1, maximum=12)
+DASHBOARD_CACHE_SECONDS = env.int("CIVICLOOP_DASHBOARD_CACHE_SECONDS", minimum=0, maximum=86400)
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # one day
 
 # Cookies and transport. Always-on protections first; HTTPS-only ones when the site says so.

@@ -11,7 +11,8 @@ dashboard shows may have changed:
   cadences, objectives, key results and check-ins, A3s), whoever saves them (the worker, the
   command line);
 - a metric's new series being stored.
-Entries also expire after EXPIRE_SECONDS, so anything changed another way (an SQL update by
+Entries also expire after CIVICLOOP_DASHBOARD_CACHE_SECONDS (300 by default; 0 keeps
+nothing), so anything changed another way (an SQL update by
 hand) shows within that time, as does the passing of time itself (data going stale).
 Each process keeps its own entries; the counter lives in the database, shared by all.
 """
@@ -25,11 +26,11 @@ from datetime import date
 from threading import Lock
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 NAME = "dashboard"
-EXPIRE_SECONDS = 300
 MAX_ENTRIES = 512
 
 _entries: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any]]] = OrderedDict()
@@ -60,6 +61,9 @@ def cached(
     key: tuple[Any, ...], today: date, build: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
     """The kept data for `key` if nothing changed since it was built, else `build()`."""
+    keep = settings.DASHBOARD_CACHE_SECONDS
+    if keep <= 0:
+        return build()
     full = (*key, today, stamp())
     now = time.monotonic()
     with _lock:
@@ -69,7 +73,7 @@ def cached(
             return hit[1]
     data = build()
     with _lock:
-        _entries[full] = (now + EXPIRE_SECONDS, data)
+        _entries[full] = (now + keep, data)
         while len(_entries) > MAX_ENTRIES:
             _entries.popitem(last=False)
     return data
