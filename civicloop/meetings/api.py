@@ -58,6 +58,15 @@ def action_row(a: Action, today: date) -> dict[str, Any]:
     }
 
 
+def note_row(n: Any) -> dict[str, Any]:
+    return {
+        "kind": n.kind,
+        "kind_label": n.get_kind_display(),
+        "text": n.text,
+        "author": _person(n.author),
+    }
+
+
 def _actions(team: Team) -> Any:
     return (
         Action.objects.filter(team=team)
@@ -309,30 +318,12 @@ def meeting_data(meeting: Meeting, user: User, today: date | None = None) -> dic
                 "key_result_url": i.key_result.get_absolute_url() if i.key_result else None,
                 "commentary": commentary.get(i.metric_id) if i.metric_id else None,
                 "added_by": _person(i.added_by),
-                "notes": [
-                    {
-                        "kind": n_.kind,
-                        "kind_label": n_.get_kind_display(),
-                        "text": n_.text,
-                        "author": _person(n_.author),
-                    }
-                    for n_ in notes
-                    if n_.item_id == i.pk
-                ],
+                "notes": [note_row(n_) for n_ in notes if n_.item_id == i.pk],
                 "actions": [action_row(a, today) for a in actions if a.item_id == i.pk],
             }
             for n, i in enumerate(items)
         ],
-        "general_notes": [
-            {
-                "kind": n_.kind,
-                "kind_label": n_.get_kind_display(),
-                "text": n_.text,
-                "author": _person(n_.author),
-            }
-            for n_ in notes
-            if n_.item_id is None
-        ],
+        "general_notes": [note_row(n_) for n_ in notes if n_.item_id is None],
         "actions": [action_row(a, today) for a in actions],
         "packs": [
             {

@@ -153,10 +153,6 @@ class Meeting(models.Model):
     def can_change(self, user: User) -> bool:
         return self.team.can_edit(user)
 
-    @property
-    def is_held(self) -> bool:
-        return self.state == MeetingState.HELD
-
     def is_lapsed(self, today: date) -> bool:
         """Its day has passed and nobody held it (or said it was cancelled)."""
         return self.state == MeetingState.SCHEDULED and self.on < today

@@ -127,22 +127,6 @@ def _metric_entry(
     return entry, source
 
 
-def _commentary_texts(meeting: Meeting) -> dict[int, dict[str, Any]]:
-    today = timezone.localdate()
-    out = {}
-    for c in meeting.commentaries.select_related("requested_of", "author"):
-        out[c.metric_id] = {
-            "text": c.text.strip(),
-            "written": c.is_written,
-            "author": _person(c.author),
-            "written_on": f"{timezone.localtime(c.written_at):%d %b %Y}" if c.written_at else None,
-            "asked_of": _person(c.requested_of),
-            "asked": c.requested_at is not None,
-            "overdue": c.is_overdue(today),
-        }
-    return out
-
-
 def _action_row(a: Action, today: date) -> dict[str, Any]:
     linked = (
         a.metric.name
@@ -223,7 +207,7 @@ def build_snapshot(
             "action__owner",
         )
     )
-    commentary = _commentary_texts(meeting)
+    commentary = services.commentary_states(meeting)
     all_metrics = attention.team_metrics(team, user)
     totals = {c.metric.pk: c for c in attention.cards(team, user, metrics=all_metrics)}
     metrics, sources = [], []

@@ -483,16 +483,22 @@ def move_item(item: AgendaItem, user: User, direction: int) -> None:
 
 
 def commentary_states(meeting: Meeting) -> dict[int, dict[str, Any]]:
-    """metric id -> whether its commentary was asked for, by whom, written, overdue."""
+    """metric id -> whether its commentary was asked for, of whom, when it is due, whether it
+    is written (its text, by whom, when) and overdue: for the dashboard, meeting and pack."""
     today = timezone.localdate()
     out = {}
     for c in meeting.commentaries.select_related("requested_of", "author"):
+        asked_of = c.requested_of.full_name if c.requested_of else None
         out[c.metric_id] = {
-            "requested_of": c.requested_of.full_name if c.requested_of else None,
+            "requested_of": asked_of,
+            "asked_of": asked_of,
+            "asked": c.requested_at is not None,
             "requested_at": c.requested_at.isoformat() if c.requested_at else None,
             "due_on": c.due_on.isoformat() if c.due_on else None,
             "written": c.is_written,
+            "text": c.text.strip(),
             "author": c.author.full_name if c.author else None,
+            "written_on": f"{timezone.localtime(c.written_at):%d %b %Y}" if c.written_at else None,
             "overdue": c.is_overdue(today),
         }
     return out

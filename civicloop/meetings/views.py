@@ -142,25 +142,7 @@ def meeting_list(request: HttpRequest, slug: str, fmt: str = Format.HTML) -> Htt
     team = _visible_team(request, slug)
     user = _user(request)
     data = api.meetings_data(team, user)
-    cadence = Cadence.objects.filter(team=team).first()
-    context = {
-        "nav": "teams",
-        "team_obj": team,
-        "can_edit": team.can_edit(user),
-        "form": MeetingForm(),
-        "cadence_form": CadenceForm(
-            initial={
-                "every_weeks": cadence.every_weeks,
-                "weekday": cadence.weekday,
-                "starts_at": cadence.starts_at,
-                "minutes": cadence.minutes,
-                "first_on": cadence.first_on,
-                "location": cadence.location,
-            }
-            if cadence
-            else None
-        ),
-    }
+    context = {"nav": "teams", "team_obj": team, "can_edit": team.can_edit(user)}
     table = (
         f"{team.slug}-meetings.csv",
         ["day", "starts", "title", "state"],
@@ -248,16 +230,8 @@ def _meeting_context(meeting: Meeting, user: User) -> dict[str, Any]:
         "team_obj": team,
         "meeting": meeting,
         "can_edit": meeting.can_change(user),
-        "item_form": ItemForm(team=team, user=user),
         "note_form": NoteForm(meeting=meeting, auto_id="note_%s"),
         "action_form": ActionForm(team=team, meeting=meeting, auto_id="action_%s"),
-        "end_form": EndForm(
-            team=team,
-            initial={
-                "attendees": list(meeting.attendees.all())
-                or list(team.memberships.exclude(role="viewer").values_list("person", flat=True))
-            },
-        ),
         "cancel_form": CancelForm(),
         "previous": services.previous_meeting(meeting),
     }
